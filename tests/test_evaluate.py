@@ -1,0 +1,90 @@
+"""Our benchmarks give gensim's numbers on the same vectors."""
+
+import numpy as np
+import pytest
+from gensim.models import KeyedVectors
+
+from w2v.evaluate import evaluate, evaluate_analogies, evaluate_similarity
+from w2v.vectors import WordVectors
+
+
+@pytest.fixture
+def structured(tmp_path):
+    """Vectors with planted offsets (country -> capital, male -> female) plus noise, so that some
+    analogies are right and some wrong, and benchmark files mixing known and unknown words."""
+    rng = np.random.default_rng(0)
+    d = 20
+    base = {}
+    pairs = [("france", "paris"), ("germany", "berlin"), ("italy", "rome"), ("spain", "madrid"),
+             ("japan", "tokyo"), ("egypt", "cairo")]
+    offset = rng.normal(size=d)
+    for a, b in pairs:
+        base[a] = rng.normal(size=d)
+        base[b] = base[a] + offset + rng.normal(scale=0.7, size=d)
+    g = rng.normal(size=d)
+    for m, f in [("king", "queen"), ("man", "woman"), ("boy", "girl"), ("father", "mother")]:
+        base[m] = rng.normal(size=d)
+        base[f] = base[m] + g + rng.normal(scale=0.9, size=d)
+    for i in range(200):
+        base[f"filler{i}"] = rng.normal(size=d)
+    words = list(base)
+    wv = WordVectors(words, np.array([base[w] for w in words], dtype=np.float32))
+    q = tmp_path / "q.txt"
+    lines = [": capitals"]
+    for a, b in pairs:
+        for c, e in pairs:
+            if a != c:
+                lines.append(f"{a.title()} {b.title()} {c.title()} {e.title()}")
+    lines.append("France Paris Atlantis Poseidonia")  # unknown words: skipped
+    lines.append(": family")
+    fam = [("king", "queen"), ("man", "woman"), ("boy", "girl"), ("father", "mother")]
+    for a, b in fam:
+        for c, e in fam:
+            if a != c:
+                lines.append(f"{a} {b} {c} {e}")
+    q.write_text("\n".join(lines) + "\n")
+    s = tmp_path / "s.tsv"
+    sim_rows = ["# comment"] + [f"{a}\t{b}\t{rng.uniform(0, 10):.2f}" for a, b in pairs + fam]
+    sim_rows += [f"filler{i}\tfiller{i + 1}\t{rng.uniform(0, 10):.2f}" for i in range(30)]
+    sim_rows.append("unknownword\tparis\t5.0")
+    s.write_text("\n".join(sim_rows) + "\n")
+    return wv, q, s
+
+
+def _gensim(wv):
+    kv = KeyedVectors(wv.vector_size)
+    kv.add_vectors(wv.index_to_key, wv.vectors)
+    return kv
+
+
+def test_analogies_equal_gensims_evaluator(structured):
+    wv, q, _ = structured
+    ours = evaluate_analogies(wv, q)
+    score, sections = _gensim(wv).evaluate_word_analogies(str(q))
+    assert 0.1 < ours["accuracy"] < 1.0  # a real mix of right and wrong answers
+    assert ours["accuracy"] == pytest.approx(score)
+    theirs = {s["section"]: s for s in sections}
+    for name in ("capitals", "family"):
+        assert ours["sections"][name]["correct"] == len(theirs[name]["correct"])
+        assert ours["sections"][name]["total"] == len(theirs[name]["correct"]) + len(theirs[name]["incorrect"])
+    assert ours["skipped"] == 1
+
+
+def test_restrict_vocab_skips_rare_words(structured):
+    wv, q, _ = structured
+    assert evaluate_analogies(wv, q, restrict_vocab=12)["total"] < evaluate_analogies(wv, q)["total"]
+
+
+def test_similarity_equals_gensims_evaluator(structured):
+    wv, _, s = structured
+    ours = evaluate_similarity(wv, s)
+    _, spearman, oov = _gensim(wv).evaluate_word_pairs(str(s))
+    assert ours["spearman"] == pytest.approx(spearman.statistic, abs=1e-9)
+    assert ours["pairs"] == 40 and ours["total"] == 41
+    assert 100 * (1 - ours["coverage"]) == pytest.approx(oov)
+
+
+def test_evaluate_flat_keys(structured):
+    wv, q, s = structured
+    out = evaluate(wv, q, s)
+    assert {"analogy_accuracy", "similarity_spearman", "analogy_sections", "similarity_coverage"} <= set(out)

@@ -1,0 +1,105 @@
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from w2v.runs import Run, atomic_write_json, atomic_write_text, list_runs, pid_alive, read_json, safe_name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_atomic_write_leaves_no_temporary_files_and_replaces_whole(tmp_path):
+    p = tmp_path / "f.json"
+    atomic_write_json(p, {"a": 1})
+    atomic_write_json(p, {"a": 2})
+    assert read_json(p) == {"a": 2}
+    assert os.listdir(tmp_path) == ["f.json"]
+
+
+def test_failed_write_keeps_the_old_file(tmp_path):
+    p = tmp_path / "f.txt"
+    atomic_write_text(p, "old")
+
+    class Boom(Exception):
+        pass
+
+    from w2v.runs import _atomic
+
+    def write(f):
+        f.write(b"half")
+        raise Boom
+    with pytest.raises(Boom):
+        _atomic(p, write)
+    assert p.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
+
+
+def test_running_status_with_a_dead_pid_reads_as_interrupted(tmp_path):
+    run = Run(tmp_path / "r")
+    run.path.mkdir()
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    run.write_status(state="running", pid=proc.pid)
+    assert run.status()["state"] == "interrupted"
+    run.write_status(state="running", pid=os.getpid())
+    assert run.status()["state"] == "running"
+    assert pid_alive(os.getpid()) and not pid_alive(proc.pid)
+
+
+def test_metrics_reader_skips_a_half_written_line(tmp_path):
+    run = Run(tmp_path)
+    run.append_metric({"event": "step", "step": 1})
+    with open(run.metrics_path, "a") as f:
+        f.write('{"event": "st')
+    events, offset = run.metrics()
+    assert events == [{"event": "step", "step": 1}]
+    with open(run.metrics_path, "a") as f:
+        f.write('ep", "step": 2}\n')
+    more, _ = run.metrics(offset)
+    assert more == [{"event": "step", "step": 2}]
+
+
+def test_checkpoints_round_trip_without_pickle(tmp_path):
+    run = Run(tmp_path)
+    a, b = np.ones((3, 2), np.float32), np.zeros((3, 2), np.float32)
+    path = run.save_checkpoint(2, 7, a, b, {"epoch": 2, "chunk": 7})
+    i, o, state = Run.load_checkpoint(path)
+    assert np.array_equal(i, a) and np.array_equal(o, b) and state == {"epoch": 2, "chunk": 7}
+    assert run.checkpoints()[0][:2] == (2, 7)
+
+
+def test_list_runs_finds_only_run_directories(tmp_path):
+    (tmp_path / "a").mkdir()
+    atomic_write_json(tmp_path / "a" / "config.json", {})
+    (tmp_path / "junk").mkdir()
+    assert [r.name for r in list_runs(tmp_path)] == ["a"]
+
+
+@pytest.mark.parametrize("raw,safe", [("../../etc/passwd", "etc-passwd"), ("my run!", "my-run"),
+                                      ("..", "run"), (".hidden", "hidden"), ("ok_1.2-x", "ok_1.2-x")])
+def test_safe_names_cannot_escape(raw, safe):
+    assert safe_name(raw) == safe
+
+
+def test_no_load_path_unpickles():
+    """torch.load without weights_only=True, np.load without allow_pickle=False, or pickle itself
+    would let a crafted file run code."""
+    offenders = []
+    for path in list((ROOT / "w2v").rglob("*.py")) + list((ROOT / "pages").rglob("*.py")) + [ROOT / "app.py"]:
+        if not path.exists():
+            continue
+        text = path.read_text()
+        for m in re.finditer(r"(torch\.load|np\.load|numpy\.load)\(([^)]*)\)", text):
+            if "weights_only=True" not in m.group(2) and "allow_pickle=False" not in m.group(2):
+                offenders.append(f"{path.name}: {m.group(0)}")
+        if re.search(r"^\s*(import pickle|from pickle|import dill|import joblib)", text, re.M):
+            offenders.append(f"{path.name}: imports a pickle library")
+    assert not offenders, offenders
+
+
+def test_core_package_never_imports_streamlit():
+    for path in (ROOT / "w2v").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+streamlit", path.read_text(), re.M), path

@@ -1,0 +1,134 @@
+import json
+
+import numpy as np
+import pytest
+
+from conftest import group_precision
+from w2v.errors import W2VError
+from w2v.runs import Run
+from w2v.train import TrainConfig, default_probe_words, train
+from w2v.corpus import Vocab
+from w2v.vectors import WordVectors
+
+FAST = dict(dim=24, window=3, min_count=1, sample=0, epochs=4, lr=0.05, threads=1, eval="none")
+
+
+@pytest.mark.parametrize("engine,extra", [
+    ("kernel", {}),
+    ("kernel", {"noise": "window"}),
+    ("kernel", {"mode": "cbow"}),
+    ("torch", {"batch_size": 256}),
+    ("torch", {"mode": "cbow", "batch_size": 256}),
+])
+def test_planted_groups_are_recovered(planted, tmp_path, monkeypatch, engine, extra):
+    path, groups = planted
+    if engine == "torch":
+        monkeypatch.setattr("w2v.kernel.load", lambda warn=True: None)
+    elif __import__("w2v.kernel").kernel.load() is None:
+        pytest.skip("no C++ compiler")
+    status = train(path, tmp_path / "run", TrainConfig(**FAST, **extra))
+    assert status["state"] == "finished" and status["engine"] == engine
+    wv = WordVectors.from_run(tmp_path / "run")
+    assert group_precision(wv, groups) > 0.9
+
+
+def test_untrained_vectors_do_not_recover_groups(planted, tmp_path):
+    """The planted check can fail: random vectors score near chance (1/8)."""
+    path, groups = planted
+    words = [w for g in groups for w in g]
+    wv = WordVectors(words, np.random.default_rng(0).normal(size=(len(words), 24)))
+    assert group_precision(wv, groups) < 0.4
+
+
+def test_seed_recipe_runs_the_lecture_loop(planted, tmp_path):
+    path, groups = planted
+    cfg = TrainConfig.seed_recipe(dim=16, window=3, min_count=1, sample=0, epochs=3, lr=0.01, threads=1, eval="none")
+    status = train(path, tmp_path / "run", cfg)
+    assert status["engine"] == "seed"
+    assert group_precision(WordVectors.from_run(tmp_path / "run"), groups) > 0.7
+
+
+def test_events_metrics_and_run_directory(planted, tmp_path):
+    path, _ = planted
+    events = []
+    train(path, tmp_path / "run", TrainConfig(**{**FAST, "eval": "epoch"}), callback=events.append,
+          analogies=None, similarity=None)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "vocab" and kinds[1] == "start" and kinds[-1] == "end"
+    assert kinds.count("epoch") == 4
+    run = Run(tmp_path / "run")
+    logged, _ = run.metrics()
+    assert [e["event"] for e in logged] == kinds
+    steps = [e for e in events if e["event"] == "step"]
+    for key in ("step", "epoch", "words_done", "lr", "loss", "loss_pos", "loss_neg", "words_per_sec", "eta_s"):
+        assert key in steps[0]
+    assert steps[-1]["words_done"] == steps[-1]["words_total"]
+    assert steps[0]["loss"] > steps[-1]["loss"]  # it learns
+    lrs = [e["lr"] for e in steps]
+    assert lrs == sorted(lrs, reverse=True) and lrs[-1] == pytest.approx(1e-4)
+    epoch = [e for e in events if e["event"] == "epoch"][-1]
+    assert epoch["neighbours"] and all(len(v) == 8 for v in epoch["neighbours"].values())
+    assert [(e, c) for e, c, _ in run.checkpoints()] == [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0)]
+    assert run.status()["state"] == "finished"
+    assert json.loads(run.config_path.read_text())["train"]["dim"] == 24
+    for table in ("input", "output", "average"):
+        assert WordVectors.from_run(run.path, table).vectors.shape == (48, 24)
+
+
+def test_stop_then_resume_finishes_the_run(planted, tmp_path):
+    path, groups = planted
+    calls = {"n": 0}
+
+    def stop_after_first_chunk():
+        calls["n"] += 1
+        return calls["n"] == 1
+    cfg = TrainConfig(**FAST)
+    status = train(path, tmp_path / "run", cfg, stop=stop_after_first_chunk)
+    run = Run(tmp_path / "run")
+    assert status["state"] == "stopped" and run.status()["state"] == "stopped"
+    assert run.checkpoints()[-1][:2] == (0, 1)
+    assert not run.in_vectors_path.exists()
+    status = train(None, tmp_path / "run", resume=True)
+    assert status["state"] == "finished"
+    assert status["words_done"] == status["words_total"]
+    assert group_precision(WordVectors.from_run(run.path), groups) > 0.9
+    with pytest.raises(W2VError, match="already finished"):
+        train(None, tmp_path / "run", resume=True)
+
+
+def test_existing_run_directory_is_never_overwritten(planted, tmp_path):
+    path, _ = planted
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    with pytest.raises(W2VError, match="already exists"):
+        train(path, out, TrainConfig(**FAST))
+    assert (out / "keep.txt").read_text() == "precious" and len(list(out.iterdir())) == 1
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("epochs", 0, "--epochs"), ("dim", -3, "--dim"), ("window", 0, "--window"),
+    ("mode", "glove", "--mode"), ("lr", 0, "--lr"), ("negative", 0, "--negative"),
+])
+def test_bad_settings_are_refused_before_anything_is_written(planted, tmp_path, field, value, message):
+    path, _ = planted
+    with pytest.raises(W2VError, match=message):
+        train(path, tmp_path / "run", TrainConfig(**{**FAST, field: value}))
+    assert not (tmp_path / "run").exists()
+
+
+def test_failed_corpus_marks_the_run_failed(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe" * 100)
+    with pytest.raises(W2VError, match="UTF-8"):
+        train(bad, tmp_path / "run", TrainConfig(**FAST))
+    st = Run(tmp_path / "run").status()
+    assert st["state"] == "failed" and "UTF-8" in st["error"]
+
+
+def test_default_probe_words_follow_the_lecture():
+    words = [f"w{i}" for i in range(2000)]
+    probes = default_probe_words(Vocab(words, np.arange(2000, 0, -1)), seed=1)
+    ranks = sorted(int(w[1:]) for w in probes)
+    assert len(probes) == 16
+    assert sum(r < 100 for r in ranks) == 8 and sum(1000 <= r < 1100 for r in ranks) == 8

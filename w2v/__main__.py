@@ -1,0 +1,246 @@
+"""Command line: python -m w2v train | evaluate | neighbors | export.
+
+Errors are one line on stderr that says what to do, with exit status 2 (never a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .errors import W2VError
+
+_EPILOG = "Example: python -m w2v train data/text8-prefix.txt.gz --out runs/text8 --dim 100"
+
+
+def _add_train(sub) -> None:
+    from .train import DEFAULT_CORPUS, TrainConfig
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train word vectors on a text file",
+                       description="Train word2vec on CORPUS into the run directory RUN_DIR.",
+                       epilog=_EPILOG)
+    p.add_argument("corpus", nargs="?", default=None,
+                   help=f"a .txt, .gz or .bz2 UTF-8 text file (default: the bundled sample, {DEFAULT_CORPUS.name})")
+    p.add_argument("--out", required=True, metavar="RUN_DIR",
+                   help="run directory to create (refused if it exists, unless --resume)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN_DIR from its last checkpoint (its saved settings are used)")
+    p.add_argument("--dim", type=int, default=d.dim, help=f"vector size (default {d.dim})")
+    p.add_argument("--window", type=int, default=d.window,
+                   help=f"max context distance; each word draws 1..N (default {d.window})")
+    p.add_argument("--negative", type=int, default=d.negative, help=f"noise words per pair (default {d.negative})")
+    p.add_argument("--min-count", type=int, default=d.min_count,
+                   help=f"drop words rarer than this (default {d.min_count})")
+    p.add_argument("--max-vocab", type=int, default=d.max_vocab,
+                   help="keep only the N most frequent words (default: no limit)")
+    p.add_argument("--sample", type=float, default=d.sample,
+                   help=f"subsampling threshold for frequent words, 0 = off (default {d.sample:g})")
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the corpus (default {d.epochs})")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"starting learning rate, falls linearly to --min-lr (default {d.lr}; seed recipe 0.003)")
+    p.add_argument("--min-lr", type=float, default=None, help=f"final learning rate (default {d.min_lr})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="pairs per step for the PyTorch engines (default: auto; the C++ kernel steps per window)")
+    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
+    p.add_argument("--threads", type=int, default=d.threads, help="CPU threads (default: all cores)")
+    p.add_argument("--device", default=d.device, help="cpu, cuda or auto (default auto)")
+    p.add_argument("--mode", default=d.mode, choices=["skipgram", "cbow"], help="default skipgram")
+    p.add_argument("--recipe", default=d.recipe, choices=["word2vec", "seed"],
+                   help="word2vec (default) or seed: the lecture's uniform(-1,1) init, Adam, autograd")
+    p.add_argument("--noise", default=d.noise, choices=["pair", "window"],
+                   help="pair: fresh noise words for every pair, as word2vec.c and gensim (default); "
+                        "window: a window's pairs share one draw, about 1.5x faster on CPU")
+    p.add_argument("--keep-punct", action="store_true", help="keep punctuation marks as tokens")
+    p.add_argument("--eval", default=d.eval, choices=["epoch", "final", "none"],
+                   help="when to score analogies and WordSim-353 (default: every epoch)")
+    p.add_argument("--probe", default="", metavar="W1,W2,...",
+                   help="words whose neighbours are recorded each epoch (default: 8 frequent + 8 rarer)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_train(a) -> int:
+    from .train import TrainConfig, train
+    base = TrainConfig.seed_recipe() if a.recipe == "seed" else TrainConfig()
+    fields = dict(dim=a.dim, window=a.window, negative=a.negative, min_count=a.min_count,
+                  max_vocab=a.max_vocab, sample=a.sample, epochs=a.epochs, seed=a.seed,
+                  threads=a.threads, device=a.device, mode=a.mode, keep_punct=a.keep_punct,
+                  eval=a.eval, noise=a.noise, probe_words=tuple(w for w in a.probe.split(",") if w))
+    if a.batch_size:
+        fields["batch_size"] = a.batch_size
+    if a.lr is not None:
+        fields["lr"] = a.lr
+        fields.setdefault("min_lr", min(base.min_lr, a.lr))
+    if a.min_lr is not None:
+        fields["min_lr"] = a.min_lr
+    cfg = TrainConfig(**{**base.__dict__, **fields, "recipe": a.recipe})
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():  # second Ctrl-C: give up at once
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint, then stopping "
+              "(resume with --resume)", file=sys.stderr)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+    bar = None
+    if not a.quiet:
+        from tqdm import tqdm
+
+    def on_event(ev: dict) -> None:
+        nonlocal bar
+        kind = ev["event"]
+        if a.quiet:
+            return
+        if kind == "vocab":
+            print(f"corpus: {ev['tokens']:,} tokens, {ev['types']:,} types; vocabulary "
+                  f"{ev['vocab_size']:,} words ({ev['seconds']:.1f} s)", file=sys.stderr)
+        elif kind == "start":
+            print(f"training on {ev['device']} with the {ev['engine']} engine, {ev['threads']} threads",
+                  file=sys.stderr)
+            bar = tqdm(total=ev["words_total"], unit="w", unit_scale=True, file=sys.stderr,
+                       dynamic_ncols=True, smoothing=0.1)
+        elif kind == "step" and bar is not None:
+            bar.update(ev["words_done"] - bar.n)
+            bar.set_postfix(epoch=ev["epoch"] + 1, loss=ev["loss"], lr=f"{ev['lr']:.4f}")
+        elif kind == "epoch":
+            msg = f"epoch {ev['epoch']} done"
+            sc = ev.get("scores") or {}
+            if "analogy_accuracy" in sc:
+                msg += f": analogy {sc['analogy_accuracy']:.3f}"
+            if "similarity_spearman" in sc:
+                msg += f", WS353 {sc['similarity_spearman']:.3f}"
+            (bar.write if bar else print)(msg, file=sys.stderr)
+        elif kind in ("end", "stopped") and bar is not None:
+            bar.close()
+
+    status = train(a.corpus, a.out, cfg, resume=a.resume, callback=on_event, stop=stop.is_set)
+    if status.get("state") == "stopped":
+        print(f"stopped; checkpoint saved in {a.out}: continue with "
+              f"python -m w2v train --out {a.out} --resume", file=sys.stderr)
+        return 130
+    if not a.quiet:
+        print(f"finished in {status['seconds']:.1f} s; vectors in {a.out}", file=sys.stderr)
+    return 0
+
+
+def _load(path: str, table: str = "input"):
+    from .vectors import WordVectors
+    return WordVectors.load(path, table)
+
+
+def _add_common(p) -> None:
+    p.add_argument("--table", default="input", choices=["input", "output", "average"],
+                   help="which table of a run: input (default), output or their average")
+
+
+def cmd_evaluate(a) -> int:
+    from .evaluate import evaluate
+    wv = _load(a.vectors, a.table)
+    res = evaluate(wv, a.analogies, a.similarity)
+    if a.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in res.items()}))
+    else:
+        if "analogy_accuracy" in res:
+            print(f"analogy accuracy   {res['analogy_accuracy']:.4f}  "
+                  f"({res['analogy_correct']}/{res['analogy_total']}, {res['analogy_skipped']} skipped)")
+            for name, acc in res["analogy_sections"].items():
+                print(f"  {name:<28} {'-' if acc is None else f'{acc:.4f}'}")
+        if "similarity_spearman" in res:
+            print(f"similarity Spearman {res['similarity_spearman']:.4f}  "
+                  f"({res['similarity_pairs']}/{res['similarity_total']} pairs)")
+    return 0
+
+
+def cmd_neighbors(a) -> int:
+    wv = _load(a.vectors, a.table)
+    if a.word not in wv:
+        close = wv.closest_words(a.word)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise W2VError(f"{a.word!r} is not in the vocabulary of {len(wv):,} words.{hint}")
+    if a.k < 1:
+        raise W2VError("-k must be at least 1")
+    res = wv.most_similar(a.word, topn=a.k)
+    if a.json:
+        print(json.dumps([[w, round(s, 6)] for w, s in res]))
+    else:
+        for w, s in res:
+            print(f"{s:.4f}  {w}")
+    return 0
+
+
+def cmd_export(a) -> int:
+    wv = _load(a.vectors, a.table)
+    out = Path(a.out)
+    if a.format == "projector":
+        if out.exists() and (not out.is_dir() or any(out.iterdir())) and not a.force:
+            raise W2VError(f"{out} exists and is not empty: choose another --out or pass --force")
+        v, m = wv.save_projector(out)
+        print(f"wrote {v} and {m}: load them at the Embedding Projector's 'Load' button", file=sys.stderr)
+    else:
+        if out.exists() and not a.force:
+            raise W2VError(f"{out} already exists: choose another --out or pass --force")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        wv.save_word2vec(out, binary=a.format == "word2vec-binary")
+        print(f"wrote {len(wv):,} vectors to {out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY
+    parser = argparse.ArgumentParser(prog="python -m w2v", description="word2vec in PyTorch: train, "
+                                     "evaluate, query and export word vectors.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train(sub)
+    p = sub.add_parser("evaluate", help="score vectors on word analogies and WordSim-353")
+    p.add_argument("vectors", metavar="RUN_DIR_OR_VECTORS_FILE")
+    p.add_argument("--analogies", default=str(DEFAULT_ANALOGIES), help="analogy questions file")
+    p.add_argument("--similarity", default=str(DEFAULT_SIMILARITY), help="word-pair similarity file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(p)
+    p = sub.add_parser("neighbors", aliases=["neighbours"], help="nearest neighbours of a word")
+    p.add_argument("vectors", metavar="RUN_DIR_OR_VECTORS_FILE")
+    p.add_argument("word")
+    p.add_argument("-k", type=int, default=10, help="how many neighbours (default 10)")
+    p.add_argument("--json", action="store_true", help="print a JSON list of [word, score]")
+    _add_common(p)
+    p = sub.add_parser("export", help="write vectors for gensim, word2vec or the Embedding Projector")
+    p.add_argument("vectors", metavar="RUN_DIR")
+    p.add_argument("--format", required=True, choices=["word2vec", "word2vec-binary", "projector"])
+    p.add_argument("--out", required=True, help="output file (a folder for projector)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    _add_common(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "neighbors": cmd_neighbors,
+               "neighbours": cmd_neighbors, "export": cmd_export}[a.command]
+    try:
+        return handler(a)
+    except W2VError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print("error: out of memory: use a smaller --dim or --max-vocab", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {e.strerror or e} ({e.filename or ''}): check the path and free disk space",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+// The CPU training kernel: skip-gram / CBOW with negative sampling, Hogwild threads.
+//
+// Python prepares each chunk with numpy (subsampling, reduced windows: w2v/corpus.py) and calls
+// w2v_train_chunk on it. For every centre word the kernel gathers its context words, draws K noise
+// words once for the whole window (an alias table built from unigram^0.75), and does one SGD step
+// on the window's loss:
+//     scores  S = X · Tᵀ          X: contexts' input rows (n × d), T: centre + K noise output rows
+//     G       = (label − σ(S)) · lr                       (n × (1+K))
+//     X      += G · T      T += Gᵀ · X                    (both from the old values)
+// which is exactly the update autograd gives for that window (see tests/test_kernel.py). Each
+// pair still sees K noise words, as in word2vec.c; sharing them across the window turns n·(1+K)
+// scattered dot products into two small dense products. Threads split the chunk and update the
+// shared tables without locks, as word2vec.c and gensim do.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Rng {  // splitmix64: tiny, fast, good enough for sampling
+  uint64_t s;
+  inline uint64_t next() {
+    uint64_t z = (s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  inline float uniform() { return (float)(next() >> 40) * (1.0f / 16777216.0f); }
+};
+
+inline float dot(const float* __restrict a, const float* __restrict b, int64_t d) {
+  float s = 0.f;
+  for (int64_t i = 0; i < d; ++i) s += a[i] * b[i];
+  return s;
+}
+
+inline void axpy(float g, const float* __restrict x, float* __restrict y, int64_t d) {
+  for (int64_t i = 0; i < d; ++i) y[i] += g * x[i];
+}
+
+inline float sigmoid(float x) {
+  if (x > 30.f) return 1.f;
+  if (x < -30.f) return 0.f;
+  return 1.f / (1.f + std::exp(-x));
+}
+
+inline double log_sigmoid(double x) {  // finite for any x
+  return x >= 0 ? -std::log1p(std::exp(-x)) : x - std::log1p(std::exp(x));
+}
+
+struct Args {
+  float* win;
+  float* wout;
+  int64_t n_vocab, dim;
+  const int32_t* ids;
+  const int32_t* para;
+  const int32_t* reduced;
+  int64_t n;
+  const float* alias_prob;
+  const int32_t* alias_idx;
+  int32_t negative, cbow, per_pair;
+  float lr_start, lr_end;
+  int32_t loss_every;
+};
+
+void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats) {
+  const int64_t d = a.dim;
+  const int K = a.negative;
+  int max_ctx = 0;
+  for (int64_t i = lo; i < hi; ++i) max_ctx = std::max(max_ctx, 2 * a.reduced[i]);
+  std::vector<int32_t> ctx(max_ctx + 1), tgt(K + 1);
+  std::vector<float> G((size_t)(max_ctx + 1) * (K + 1)), E((size_t)(max_ctx + 1) * d), h(d);
+  std::vector<char> active(K + 1);
+  std::vector<int32_t> pool;
+  Rng rng{seed};
+  double pos_loss = 0, neg_loss = 0, tracked = 0, pairs = 0;
+  const double span = a.n > 1 ? (double)(a.n - 1) : 1.0;
+
+  for (int64_t i = lo; i < hi; ++i) {
+    const int32_t w = a.ids[i];
+    const int32_t b = a.reduced[i];
+    int nc = 0;
+    for (int64_t j = std::max<int64_t>(0, i - b); j <= std::min<int64_t>(a.n - 1, i + b); ++j)
+      if (j != i && a.para[j] == a.para[i]) ctx[nc++] = a.ids[j];
+    if (nc == 0) continue;
+    const float lr = a.lr_start + (a.lr_end - a.lr_start) * (float)(i / span);
+    tgt[0] = w;
+    active[0] = 1;
+    for (int k = 1; k <= K; ++k) {
+      uint32_t j = (uint32_t)(((rng.next() >> 32) * (uint64_t)a.n_vocab) >> 32);
+      int32_t o = rng.uniform() < a.alias_prob[j] ? (int32_t)j : a.alias_idx[j];
+      tgt[k] = o;
+      active[k] = o != w;
+    }
+    const bool track = a.loss_every > 0 && (i % a.loss_every) == 0;
+
+    if (a.per_pair && !a.cbow) {  // word2vec.c: K fresh noise words for every pair, updates in turn
+      pairs += nc;
+      const int P = K * nc;
+      if ((int)pool.size() < P) pool.resize(P);
+      for (int q = 0; q < P; ++q) {  // draw them all first, so their rows load while we work
+        uint32_t j = (uint32_t)(((rng.next() >> 32) * (uint64_t)a.n_vocab) >> 32);
+        pool[q] = rng.uniform() < a.alias_prob[j] ? (int32_t)j : a.alias_idx[j];
+        __builtin_prefetch(a.wout + (int64_t)pool[q] * d);
+      }
+      for (int c = 0; c < nc; ++c) {
+        float* x = a.win + (int64_t)ctx[c] * d;
+        float* e = E.data();
+        std::fill(e, e + d, 0.f);
+        for (int k = 0; k <= K; ++k) {
+          const int32_t o = k == 0 ? w : pool[c * K + k - 1];
+          if (k > 0 && o == w) continue;
+          float* t = a.wout + (int64_t)o * d;
+          const float s = dot(x, t, d);
+          const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
+          axpy(g, t, e, d);  // e = Σ_k g_k · t_k, t_k as the pair's update found it
+          axpy(g, x, t, d);
+          if (track) {
+            if (k == 0) pos_loss -= log_sigmoid(s);
+            else neg_loss -= log_sigmoid(-s);
+          }
+        }
+        if (track) tracked += 1;
+        axpy(1.f, e, x, d);
+      }
+    } else if (!a.cbow) {
+      pairs += nc;
+      for (int c = 0; c < nc; ++c) {
+        const float* x = a.win + (int64_t)ctx[c] * d;
+        float* e = &E[(size_t)c * d];
+        std::fill(e, e + d, 0.f);
+        for (int k = 0; k <= K; ++k) {
+          float& g = G[(size_t)c * (K + 1) + k];
+          if (!active[k]) { g = 0.f; continue; }
+          const float* t = a.wout + (int64_t)tgt[k] * d;
+          const float s = dot(x, t, d);
+          g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
+          axpy(g, t, e, d);  // e_c = Σ_k G[c,k] · T_k   (old T)
+          if (track) {
+            if (k == 0) pos_loss -= log_sigmoid(s);
+            else neg_loss -= log_sigmoid(-s);
+          }
+        }
+        if (track) tracked += 1;
+      }
+      for (int k = 0; k <= K; ++k) {  // T_k += Σ_c G[c,k] · X_c   (old X)
+        if (!active[k]) continue;
+        float* t = a.wout + (int64_t)tgt[k] * d;
+        for (int c = 0; c < nc; ++c) axpy(G[(size_t)c * (K + 1) + k], a.win + (int64_t)ctx[c] * d, t, d);
+      }
+      for (int c = 0; c < nc; ++c) axpy(1.f, &E[(size_t)c * d], a.win + (int64_t)ctx[c] * d, d);
+    } else {
+      pairs += 1;
+      std::fill(h.begin(), h.end(), 0.f);
+      for (int c = 0; c < nc; ++c) axpy(1.f, a.win + (int64_t)ctx[c] * d, h.data(), d);
+      const float inv = 1.f / nc;
+      for (int64_t q = 0; q < d; ++q) h[q] *= inv;
+      float* e = E.data();
+      std::fill(e, e + d, 0.f);
+      for (int k = 0; k <= K; ++k) {
+        if (!active[k]) continue;
+        float* t = a.wout + (int64_t)tgt[k] * d;
+        const float s = dot(h.data(), t, d);
+        const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
+        axpy(g, t, e, d);
+        axpy(g, h.data(), t, d);
+        if (track) {
+          if (k == 0) pos_loss -= log_sigmoid(s);
+          else neg_loss -= log_sigmoid(-s);
+        }
+      }
+      if (track) tracked += 1;
+      for (int c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)ctx[c] * d, d);
+    }
+  }
+  stats[0] = pos_loss;
+  stats[1] = neg_loss;
+  stats[2] = tracked;
+  stats[3] = pairs;
+}
+
+}  // namespace
+
+extern "C" {
+
+int w2v_kernel_version() { return 1; }
+
+// stats (out, 4 doubles): summed positive and negative loss over the tracked pairs (every
+// loss_every-th centre word), number of tracked pairs, number of pairs trained.
+void w2v_train_chunk(float* win, float* wout, int64_t n_vocab, int64_t dim, const int32_t* ids,
+                     const int32_t* para, const int32_t* reduced, int64_t n,
+                     const float* alias_prob, const int32_t* alias_idx, int32_t negative,
+                     int32_t cbow, float lr_start, float lr_end, int32_t n_threads, uint64_t seed,
+                     int32_t loss_every, int32_t per_pair, double* stats) {
+  Args a{win, wout, n_vocab, dim, ids, para, reduced, n, alias_prob, alias_idx,
+         negative, cbow, per_pair, lr_start, lr_end, loss_every};
+  n_threads = std::max(1, std::min<int32_t>(n_threads, (int32_t)std::max<int64_t>(1, n / 1000)));
+  std::vector<double> part((size_t)n_threads * 4, 0.0);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < n_threads; ++t) {
+    int64_t lo = n * t / n_threads, hi = n * (t + 1) / n_threads;
+    uint64_t s = seed * 0x2545F4914F6CDD1DULL + (uint64_t)t * 0x9E3779B97F4A7C15ULL + 1;
+    if (t + 1 == n_threads) worker(a, lo, hi, s, &part[(size_t)t * 4]);
+    else pool.emplace_back(worker, std::cref(a), lo, hi, s, &part[(size_t)t * 4]);
+  }
+  for (auto& th : pool) th.join();
+  for (int q = 0; q < 4; ++q) {
+    stats[q] = 0;
+    for (int t = 0; t < n_threads; ++t) stats[q] += part[(size_t)t * 4 + q];
+  }
+}
+
+}  // extern "C"

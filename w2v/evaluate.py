@@ -1,0 +1,133 @@
+"""Benchmarks: word analogies (accuracy) and word-pair similarity (Spearman), gensim's protocol.
+
+Analogies (questions-words.txt): a question a b c d is skipped when any word is outside the
+`restrict_vocab` most frequent (30,000), compared case-insensitively; the answer is the single best
+3CosAdd candidate among those words, the three question words excluded. Accuracy = correct /
+answered, overall and per section: the figure gensim's `evaluate_word_analogies` reports.
+
+Similarity (wordsim353.tsv): Spearman correlation between human scores and cosines over the pairs
+whose words are both known; coverage says how many pairs that was.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import W2VError
+from .vectors import WordVectors
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DEFAULT_ANALOGIES = DATA_DIR / "questions-words.txt"
+DEFAULT_SIMILARITY = DATA_DIR / "wordsim353.tsv"
+
+
+def _case_insensitive_index(wv: WordVectors, restrict_vocab: int) -> dict[str, int]:
+    # as gensim: among keys equal up to case, the most frequent (lowest index) wins
+    return {w.upper(): i for i, w in reversed(list(enumerate(wv.index_to_key[:restrict_vocab])))}
+
+
+def read_analogies(path: str | os.PathLike) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
+    sections: list[tuple[str, list]] = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                line = line.strip()
+                if not line or line.startswith("#"):
+                    continue
+                if line.startswith(":"):
+                    sections.append((line[1:].strip(), []))
+                    continue
+                parts = line.split()
+                if len(parts) != 4:
+                    raise W2VError(f"{Path(path).name} line {n}: expected 4 words 'a b c d', got {len(parts)}")
+                if not sections:
+                    sections.append(("questions", []))
+                sections[-1][1].append(tuple(p.upper() for p in parts))
+    except FileNotFoundError:
+        raise W2VError(f"analogy file {path} does not exist") from None
+    return sections
+
+
+def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOGIES,
+                       restrict_vocab: int = 30000, batch: int = 2048) -> dict:
+    """{accuracy, correct, total, skipped, sections: {name: {accuracy, correct, total}}}."""
+    ok = _case_insensitive_index(wv, restrict_vocab)
+    unit = torch.from_numpy(np.ascontiguousarray(wv.unit[:restrict_vocab]))
+    sections = {}
+    correct_all = total_all = skipped = 0
+    for name, questions in read_analogies(path):
+        q = [(ok[a], ok[b], ok[c], ok[d]) for a, b, c, d in questions
+             if a in ok and b in ok and c in ok and d in ok]
+        skipped += len(questions) - len(q)
+        correct = 0
+        for s in range(0, len(q), batch):
+            idx = torch.tensor(q[s: s + batch], dtype=torch.long)  # (n, 4)
+            a, b, c, d = idx.unbind(1)
+            query = unit[b] - unit[a] + unit[c]  # 3CosAdd; scaling does not change the argmax
+            scores = query @ unit.T  # (n, V)
+            scores.scatter_(1, idx[:, :3], float("-inf"))
+            correct += int((scores.argmax(1) == d).sum())
+        sections[name] = {"correct": correct, "total": len(q),
+                          "accuracy": correct / len(q) if q else None}
+        correct_all += correct
+        total_all += len(q)
+    return {"accuracy": correct_all / total_all if total_all else 0.0, "correct": correct_all,
+            "total": total_all, "skipped": skipped, "sections": sections}
+
+
+def read_word_pairs(path: str | os.PathLike) -> list[tuple[str, str, float]]:
+    pairs = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip() or line.startswith("#"):
+                    continue
+                parts = line.rstrip("\n").split("\t") if "\t" in line else line.split()
+                try:
+                    pairs.append((parts[0], parts[1], float(parts[2])))
+                except (IndexError, ValueError):
+                    raise W2VError(f"{Path(path).name} line {n}: expected 'word1<TAB>word2<TAB>score'") from None
+    except FileNotFoundError:
+        raise W2VError(f"similarity file {path} does not exist") from None
+    return pairs
+
+
+def spearman(x, y) -> float:
+    from scipy.stats import spearmanr
+    return float(spearmanr(x, y).statistic)
+
+
+def evaluate_similarity(wv: WordVectors, path: str | os.PathLike = DEFAULT_SIMILARITY,
+                        restrict_vocab: int = 300000) -> dict:
+    """{spearman, pairs (used), total, coverage}."""
+    ok = _case_insensitive_index(wv, restrict_vocab)
+    pairs = read_word_pairs(path)
+    human, model = [], []
+    for a, b, score in pairs:
+        a, b = a.upper(), b.upper()
+        if a in ok and b in ok:
+            human.append(score)
+            model.append(float(wv.unit[ok[a]] @ wv.unit[ok[b]]))
+    rho = spearman(human, model) if len(human) > 2 else float("nan")
+    return {"spearman": rho, "pairs": len(human), "total": len(pairs),
+            "coverage": len(human) / len(pairs) if pairs else 0.0}
+
+
+def evaluate(wv: WordVectors, analogies: str | os.PathLike | None = DEFAULT_ANALOGIES,
+             similarity: str | os.PathLike | None = DEFAULT_SIMILARITY) -> dict:
+    """Both benchmarks as one flat dict (the CLI's `evaluate --json`)."""
+    out: dict = {}
+    if analogies:
+        a = evaluate_analogies(wv, analogies)
+        out.update(analogy_accuracy=a["accuracy"], analogy_correct=a["correct"],
+                   analogy_total=a["total"], analogy_skipped=a["skipped"],
+                   analogy_sections={k: v["accuracy"] for k, v in a["sections"].items()})
+    if similarity:
+        s = evaluate_similarity(wv, similarity)
+        out.update(similarity_spearman=s["spearman"], similarity_pairs=s["pairs"],
+                   similarity_total=s["total"], similarity_coverage=s["coverage"])
+    return out

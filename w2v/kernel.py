@@ -1,0 +1,126 @@
+"""Build (once) and load the C++ CPU kernel `_kernel.cpp` through ctypes.
+
+The shared library is compiled with the system's C++ compiler on first use (about two seconds)
+into a cache folder keyed by the source's hash, the compiler and the CPU, so later runs load it at
+once. No Python build step, no torch headers, nothing downloaded. Where no compiler exists or the
+build fails, `load()` returns None and the trainer falls back to the PyTorch path with a warning.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+SOURCE = Path(__file__).with_name("_kernel.cpp")
+_lib = None
+_tried = False
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("W2V_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "w2v-studio")
+    return Path(root)
+
+
+def _compiler() -> str | None:
+    for cxx in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if cxx and shutil.which(cxx):
+            return cxx
+    return None
+
+
+def _flags(native: bool) -> list[str]:
+    flags = ["-O3", "-ffast-math", "-fno-finite-math-only", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+    return flags + (["-march=native"] if native else [])
+
+
+def library_path(cxx: str) -> Path:
+    key = hashlib.sha256(SOURCE.read_bytes() + cxx.encode() + platform.machine().encode()
+                         + platform.node().encode()).hexdigest()[:16]
+    return cache_dir() / f"w2v_kernel_{key}.so"
+
+
+def build(cxx: str | None = None) -> Path:
+    """Compile the kernel into the cache (atomic: a half-built library is never loaded)."""
+    cxx = cxx or _compiler()
+    if cxx is None:
+        raise RuntimeError("no C++ compiler found (install g++)")
+    out = library_path(cxx)
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".so")
+    os.close(fd)
+    try:
+        err = ""
+        for native in (True, False):
+            r = subprocess.run([cxx, *_flags(native), str(SOURCE), "-o", tmp],
+                               capture_output=True, text=True)
+            if r.returncode == 0:
+                os.replace(tmp, out)
+                return out
+            err = r.stderr.strip().splitlines()[-1:] or [""]
+        raise RuntimeError(f"the C++ kernel did not compile: {err[0]}")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load(warn: bool = True):
+    """The loaded kernel library, or None (with a warning) when it cannot be built."""
+    global _lib, _tried
+    if _lib is not None or _tried:
+        return _lib
+    _tried = True
+    if os.environ.get("W2V_NO_KERNEL"):
+        return None
+    try:
+        lib = ctypes.CDLL(str(build()))
+    except (RuntimeError, OSError) as e:
+        if warn:
+            warnings.warn(f"C++ kernel unavailable ({e}); training uses the slower PyTorch path",
+                          RuntimeWarning, stacklevel=2)
+        return None
+    p = ctypes.c_void_p
+    i32, i64 = ctypes.c_int32, ctypes.c_int64
+    lib.w2v_train_chunk.argtypes = [p, p, i64, i64, p, p, p, i64, p, p, i32, i32,
+                                    ctypes.c_float, ctypes.c_float, i32, ctypes.c_uint64, i32, i32, p]
+    lib.w2v_train_chunk.restype = None
+    _lib = lib
+    return lib
+
+
+def _ptr(a) -> int:
+    if hasattr(a, "data_ptr"):  # a torch tensor
+        return a.data_ptr()
+    return a.ctypes.data
+
+
+def train_chunk(lib, in_w, out_w, ids: np.ndarray, para: np.ndarray, reduced: np.ndarray,
+                alias_prob: np.ndarray, alias_idx: np.ndarray, negative: int, cbow: bool,
+                lr_start: float, lr_end: float, threads: int, seed: int,
+                loss_every: int = 8, per_pair: bool = True) -> np.ndarray:
+    """Train one chunk in place on the float32 tables `in_w`, `out_w` (numpy or CPU torch).
+
+    Returns [positive loss sum, negative loss sum, tracked pairs, pairs trained]."""
+    for t in (in_w, out_w):
+        assert str(t.dtype).endswith("float32") and (t.is_contiguous() if hasattr(t, "is_contiguous")
+                                                     else t.flags.c_contiguous)
+    ids = np.ascontiguousarray(ids, dtype=np.int32)
+    para = np.ascontiguousarray(para, dtype=np.int32)
+    reduced = np.ascontiguousarray(reduced, dtype=np.int32)
+    stats = np.zeros(4, dtype=np.float64)
+    lib.w2v_train_chunk(_ptr(in_w), _ptr(out_w), in_w.shape[0], in_w.shape[1], _ptr(ids), _ptr(para),
+                        _ptr(reduced), len(ids), _ptr(alias_prob), _ptr(alias_idx), negative,
+                        int(cbow), lr_start, lr_end, threads, seed & (2**64 - 1), loss_every,
+                        int(per_pair), _ptr(stats))
+    return stats

@@ -1,0 +1,316 @@
+"""WordVectors: trained vectors with gensim's KeyedVectors API, and the files other tools read.
+
+    wv = WordVectors.from_run("runs/text8")          # input table; table="output"|"average"
+    wv["king"]; "king" in wv; len(wv)
+    wv.most_similar(positive=["king", "woman"], negative=["man"], topn=10)   # 3CosAdd
+    wv.most_similar_cosmul(positive=[...], negative=[...])                   # 3CosMul
+    wv.similarity("cat", "dog")
+    wv.save_word2vec("v.txt"); wv.save_word2vec("v.bin", binary=True); wv.save_projector("dir")
+    WordVectors.load_word2vec("v.bin")   # text or binary, sniffed
+
+Similarities are cosines over unit vectors, computed with one matrix-vector product in torch.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from .errors import W2VError
+from .runs import Run, _atomic, load_npy
+
+TABLES = ("input", "output", "average")
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, (str, int, np.integer)):
+        return [x]
+    return list(x)
+
+
+class WordVectors:
+    def __init__(self, words: Sequence[str], vectors: np.ndarray, counts: Sequence[int] | None = None):
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(words) != len(vectors):
+            raise ValueError(f"{len(words)} words but vectors of shape {vectors.shape}")
+        self.index_to_key = list(words)
+        self.key_to_index = {w: i for i, w in enumerate(self.index_to_key)}
+        self.vectors = vectors
+        self.counts = None if counts is None else np.asarray(counts, dtype=np.int64)
+        self._unit: np.ndarray | None = None
+
+    # --- mapping behaviour -------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.index_to_key)
+
+    def __contains__(self, word) -> bool:
+        return word in self.key_to_index
+
+    def __iter__(self):
+        return iter(self.index_to_key)
+
+    def __getitem__(self, word: str) -> np.ndarray:
+        return self.vectors[self.index(word)]
+
+    @property
+    def vector_size(self) -> int:
+        return self.vectors.shape[1]
+
+    def index(self, word: str) -> int:
+        try:
+            return self.key_to_index[word]
+        except KeyError:
+            raise KeyError(f"word {word!r} is not in the vocabulary") from None
+
+    @property
+    def unit(self) -> np.ndarray:
+        """Rows scaled to unit length (zero rows stay zero)."""
+        if self._unit is None:
+            norms = np.linalg.norm(self.vectors, axis=1, keepdims=True)
+            self._unit = self.vectors / np.maximum(norms, 1e-12)
+        return self._unit
+
+    def get_vector(self, word: str, norm: bool = False) -> np.ndarray:
+        return (self.unit if norm else self.vectors)[self.index(word)]
+
+    # --- similarity ----------------------------------------------------------------------------
+    def similarity(self, a: str, b: str) -> float:
+        return float(self.get_vector(a, norm=True) @ self.get_vector(b, norm=True))
+
+    def cosine_to_all(self, query: np.ndarray, restrict_vocab: int | None = None) -> np.ndarray:
+        """Cosine of each of the (first `restrict_vocab`) vocabulary words with `query`; query
+        may be one vector (d,) or a batch (n, d), and should be unit length."""
+        unit = self.unit if restrict_vocab is None else self.unit[:restrict_vocab]
+        q = np.asarray(query, dtype=np.float32)
+        return (torch.from_numpy(np.ascontiguousarray(q)) @ torch.from_numpy(unit).T).numpy()
+
+    def _terms(self, positive, negative) -> tuple[list[tuple[int, float]], set[int]]:
+        terms = []
+        for items, weight in ((_as_list(positive), 1.0), (_as_list(negative), -1.0)):
+            for item in items:
+                if isinstance(item, tuple):
+                    item, w = item
+                    terms.append((item, w))
+                else:
+                    terms.append((item, weight))
+        if not terms:
+            raise ValueError("give at least one positive or negative word")
+        out, exclude = [], set()
+        for item, w in terms:
+            if isinstance(item, (int, np.integer)):
+                idx = int(item)
+            elif isinstance(item, str):
+                idx = self.index(item)
+            else:
+                raise TypeError("words must be strings (or vocabulary indices)")
+            out.append((idx, w))
+            exclude.add(idx)
+        return out, exclude
+
+    def _top(self, scores: np.ndarray, exclude: set[int], topn: int | None):
+        if topn is None:
+            return scores
+        k = min(topn + len(exclude), len(scores))
+        best = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(self.index_to_key[i], float(scores[i])) for i in best if i not in exclude][:topn]
+
+    def most_similar(self, positive=None, negative=None, topn: int | None = 10,
+                     restrict_vocab: int | None = None):
+        """3CosAdd: words closest to the mean of the unit vectors of `positive` minus those of
+        `negative`, the query words excluded. [(word, cosine)], best first (gensim's answer)."""
+        terms, exclude = self._terms(positive, negative)
+        mean = sum(w * self.unit[i] for i, w in terms) / len(terms)
+        mean = mean / max(np.linalg.norm(mean), 1e-12)
+        return self._top(self.cosine_to_all(mean, restrict_vocab), exclude, topn)
+
+    def most_similar_cosmul(self, positive=None, negative=None, topn: int | None = 10,
+                            restrict_vocab: int | None = None):
+        """3CosMul (Levy & Goldberg 2014): Π (1+cos(w, p))/2 / (Π (1+cos(w, n))/2 + 1e-6)."""
+        terms, exclude = self._terms(positive, negative)
+        pos = [i for i, w in terms if w > 0]
+        neg = [i for i, w in terms if w < 0]
+        sims = (1 + self.cosine_to_all(self.unit[pos + neg], restrict_vocab)) / 2  # (P+N, V)
+        scores = np.prod(sims[: len(pos)], axis=0) / (np.prod(sims[len(pos):], axis=0) + 1e-6)
+        return self._top(scores, exclude, topn)
+
+    def similar_by_vector(self, vector: np.ndarray, topn: int = 10):
+        v = np.asarray(vector, dtype=np.float32)
+        return self._top(self.cosine_to_all(v / max(np.linalg.norm(v), 1e-12)), set(), topn)
+
+    def closest_words(self, word: str, n: int = 5) -> list[str]:
+        """Vocabulary words spelled most like `word` (for 'did you mean')."""
+        import difflib
+        return difflib.get_close_matches(word, self.index_to_key, n=n, cutoff=0.6)
+
+    # --- loading -------------------------------------------------------------------------------
+    @classmethod
+    def from_run(cls, run_dir: str | os.PathLike, table: str = "input",
+                 checkpoint: str | os.PathLike | None = None) -> "WordVectors":
+        """Vectors of a run: its final tables, or those of `checkpoint` (a path, or 'latest')."""
+        from .corpus import Vocab
+        if table not in TABLES:
+            raise W2VError(f"unknown table {table!r}: use one of {', '.join(TABLES)}")
+        run = Run(run_dir)
+        run.config()
+        if not run.vocab_path.exists():
+            raise W2VError(f"run {run.name} has no vocabulary yet: wait for training to start")
+        vocab = Vocab.load(run.vocab_path)
+        if checkpoint is None and run.in_vectors_path.exists():
+            vin = load_npy(run.in_vectors_path)
+            vout = load_npy(run.out_vectors_path) if table != "input" else None
+        else:
+            ckpts = run.checkpoints()
+            if checkpoint in (None, "latest"):
+                if not ckpts:
+                    raise W2VError(f"run {run.name} has no vectors or checkpoints yet: "
+                                   "wait for its first epoch, or resume it")
+                checkpoint = ckpts[-1][2]
+            vin, vout, _ = Run.load_checkpoint(checkpoint)
+        vec = vin if table == "input" else vout if table == "output" else (vin + vout) / 2
+        return cls(vocab.words, vec, vocab.counts)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, table: str = "input") -> "WordVectors":
+        """A run directory or a word2vec text/binary file."""
+        p = Path(path)
+        if p.is_dir():
+            return cls.from_run(p, table)
+        return cls.load_word2vec(p)
+
+    @classmethod
+    def load_word2vec(cls, path: str | os.PathLike, binary: bool | None = None,
+                      max_words: int | None = None) -> "WordVectors":
+        """Read word2vec's text or binary format (binary is sniffed when not given).
+
+        The header is checked against the file's size before anything is allocated, so a
+        file that claims a billion rows is refused at once."""
+        p = Path(path)
+        if not p.exists():
+            raise W2VError(f"{p} does not exist: give a run directory or a word2vec vectors file")
+        if p.is_dir():
+            raise W2VError(f"{p} is a directory but not a run: give a run directory or a vectors file")
+        size = p.stat().st_size
+        with open(p, "rb") as f:
+            header = f.readline(256)
+            try:
+                n, d = (int(x) for x in header.split())
+            except ValueError:
+                raise W2VError(f"{p.name} is not a word2vec file: the first line must be "
+                               "'<number of words> <dimensions>'") from None
+            if n <= 0 or d <= 0 or d > 100_000:
+                raise W2VError(f"{p.name} has an impossible header ({n} words × {d} dims)")
+            body = f.read(min(4096, size))
+            f.seek(len(header))
+            if binary is None:
+                binary = _looks_binary(body)
+            if binary and n * d * 4 > size:
+                raise W2VError(f"{p.name} claims {n:,} × {d} vectors ({n * d * 4:,} bytes) but has "
+                               f"{size:,} bytes: the file is truncated or its header is wrong")
+            if not binary and n * (2 * d + 1) > size:
+                raise W2VError(f"{p.name} claims {n:,} words of {d} numbers but is only "
+                               f"{size:,} bytes: the file is truncated or its header is wrong")
+            if max_words:
+                n = min(n, max_words)
+            words, vecs = (_read_binary if binary else _read_text)(f, n, d, p.name)
+        return cls(words, vecs)
+
+    # --- saving --------------------------------------------------------------------------------
+    def save_word2vec(self, path: str | os.PathLike, binary: bool = False) -> None:
+        """word2vec's format (gensim's KeyedVectors.load_word2vec_format reads both)."""
+        for w in self.index_to_key:
+            if not w or any(c.isspace() for c in w):
+                raise W2VError(f"word {w!r} contains whitespace and cannot be written in word2vec format")
+
+        def write(f):
+            f.write(f"{len(self)} {self.vector_size}\n".encode())
+            vec = np.ascontiguousarray(self.vectors, dtype="<f4")
+            for w, v in zip(self.index_to_key, vec):
+                if binary:
+                    f.write(w.encode("utf-8") + b" " + v.tobytes() + b"\n")
+                else:
+                    f.write((w + " " + " ".join(f"{x:.6g}" for x in v) + "\n").encode("utf-8"))
+        _atomic(path, write)
+
+    def save_projector(self, directory: str | os.PathLike, words: Iterable[str] | None = None) -> tuple[Path, Path]:
+        """vectors.tsv and metadata.tsv for the TensorFlow Embedding Projector ("Load" button)."""
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        idx = [self.index(w) for w in words] if words is not None else range(len(self))
+        with_counts = self.counts is not None
+
+        def vec(f):
+            for i in idx:
+                f.write(("\t".join(f"{x:.6g}" for x in self.vectors[i]) + "\n").encode())
+
+        def meta(f):
+            if with_counts:
+                f.write(b"word\tcount\n")
+            for i in idx:
+                w = self.index_to_key[i].replace("\t", " ")
+                f.write((f"{w}\t{self.counts[i]}\n" if with_counts else f"{w}\n").encode("utf-8"))
+        _atomic(d / "vectors.tsv", vec)
+        _atomic(d / "metadata.tsv", meta)
+        return d / "vectors.tsv", d / "metadata.tsv"
+
+
+def _looks_binary(body: bytes) -> bool:
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        text = body[: e.start].decode("utf-8")
+        if len(body) - e.start > 4:  # not just a multi-byte character cut at the end
+            return True
+    first = text.split("\n", 1)[0].split(" ")[1:]
+    try:
+        [float(x) for x in first if x]
+        return "\x00" in text or len(first) == 0
+    except ValueError:
+        return True
+
+
+def _read_text(f, n: int, d: int, name: str):
+    words, vecs = [], np.empty((n, d), dtype=np.float32)
+    for i in range(n):
+        line = f.readline()
+        if not line:
+            raise W2VError(f"{name} ends after {i:,} of the {n:,} words its header promises")
+        parts = line.decode("utf-8", errors="replace").rstrip().split(" ")
+        if len(parts) != d + 1:
+            raise W2VError(f"{name} line {i + 2} has {len(parts) - 1} numbers, the header says {d}: "
+                           "the file is ragged or corrupt")
+        words.append(parts[0])
+        try:
+            vecs[i] = np.array(parts[1:], dtype=np.float32)
+        except ValueError:
+            raise W2VError(f"{name} line {i + 2} holds something that is not a number") from None
+    return words, vecs
+
+
+def _read_binary(f, n: int, d: int, name: str):
+    words, vecs = [], np.empty((n, d), dtype=np.float32)
+    row = 4 * d
+    for i in range(n):
+        word = bytearray()
+        while True:
+            c = f.read(1)
+            if not c:
+                raise W2VError(f"{name} ends after {i:,} of the {n:,} words its header promises")
+            if c == b" ":
+                break
+            if c != b"\n" or word:
+                word += c
+            if len(word) > 1000:
+                raise W2VError(f"{name} word {i + 1} is over 1000 bytes long: the file is corrupt")
+        data = f.read(row)
+        if len(data) != row:
+            raise W2VError(f"{name} ends inside the vector of word {i + 1:,}")
+        words.append(word.decode("utf-8", errors="replace"))
+        vecs[i] = np.frombuffer(data, dtype="<f4")
+    return words, vecs
