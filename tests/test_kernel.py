@@ -33,14 +33,14 @@ def _reference(in_w, out_w, windows, negs, lr):
     return in_w, out_w
 
 
-def _run(in_w, out_w, ids, b, noise_word, negative, per_pair, V=6, lr=0.1):
+def _run(in_w, out_w, ids, b, noise_word, negative, per_pair, V=6, lr=0.1, pool=None):
     p = np.zeros(V)
     p[noise_word] = 1.0  # every noise draw is this word: the update is deterministic
     alias = AliasSampler(p)
     ids = np.array(ids, dtype=np.int32)
     return kernel.train_chunk(lib, in_w, out_w, ids, np.zeros(len(ids), np.int32), np.array(b, np.int32),
                               alias.prob, alias.alias, negative, False, lr, lr, 1, 123, loss_every=1,
-                              per_pair=per_pair)
+                              noise_pool=pool if pool is not None else -1 if per_pair else 0)
 
 
 def test_window_mode_equals_autograd_per_window():
@@ -51,11 +51,12 @@ def test_window_mode_equals_autograd_per_window():
     assert stats[3] == 6 and stats[2] == 6  # six pairs trained, all tracked
 
 
-def test_pair_mode_equals_autograd_per_pair():
+@pytest.mark.parametrize("pool", [-1, 2])
+def test_pair_and_pool_modes_equal_autograd_per_pair(pool):
     in_w, out_w = _tables(seed=1)
     # one noise word per pair: each pair is one SGD step, in word2vec.c's order
     want_in, want_out = _reference(in_w, out_w, [(0, [1]), (0, [2]), (1, [0]), (1, [2]), (2, [0]), (2, [1])], [4], 0.1)
-    _run(in_w, out_w, [0, 1, 2], [2, 2, 2], noise_word=4, negative=1, per_pair=True)
+    _run(in_w, out_w, [0, 1, 2], [2, 2, 2], noise_word=4, negative=1, per_pair=True, pool=pool)
     assert torch.allclose(in_w, want_in, atol=1e-5) and torch.allclose(out_w, want_out, atol=1e-5)
 
 

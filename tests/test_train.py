@@ -16,6 +16,7 @@ FAST = dict(dim=24, window=3, min_count=1, sample=0, epochs=4, lr=0.05, threads=
 @pytest.mark.parametrize("engine,extra", [
     ("kernel", {}),
     ("kernel", {"noise": "window"}),
+    ("kernel", {"noise": "pool"}),
     ("kernel", {"mode": "cbow"}),
     ("torch", {"batch_size": 256}),
     ("torch", {"mode": "cbow", "batch_size": 256}),

@@ -52,9 +52,10 @@ def _add_train(sub) -> None:
     p.add_argument("--mode", default=d.mode, choices=["skipgram", "cbow"], help="default skipgram")
     p.add_argument("--recipe", default=d.recipe, choices=["word2vec", "seed"],
                    help="word2vec (default) or seed: the lecture's uniform(-1,1) init, Adam, autograd")
-    p.add_argument("--noise", default=d.noise, choices=["pair", "window"],
+    p.add_argument("--noise", default=d.noise, choices=["pair", "pool", "window"],
                    help="pair: fresh noise words for every pair, as word2vec.c and gensim (default); "
-                        "window: a window's pairs share one draw, about 1.5x faster on CPU")
+                        "pool: each pair picks its noise words from 2x as many drawn per window; "
+                        "window: a window's pairs share one draw (fastest; see the README's benchmark)")
     p.add_argument("--keep-punct", action="store_true", help="keep punctuation marks as tokens")
     p.add_argument("--eval", default=d.eval, choices=["epoch", "final", "none"],
                    help="when to score analogies and WordSim-353 (default: every epoch)")

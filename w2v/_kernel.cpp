@@ -30,14 +30,40 @@ struct Rng {  // splitmix64: tiny, fast, good enough for sampling
   inline float uniform() { return (float)(next() >> 40) * (1.0f / 16777216.0f); }
 };
 
+// Row primitives on 8-wide vectors (GCC/Clang vector extensions: AVX with -march=native, split
+// into narrower instructions elsewhere). Four accumulators hide the latency of the FMA chain.
+typedef float v8 __attribute__((vector_size(32)));
+inline v8 load8(const float* p) { v8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
+inline void store8(float* p, v8 v) { __builtin_memcpy(p, &v, sizeof v); }
+
 inline float dot(const float* __restrict a, const float* __restrict b, int64_t d) {
-  float s = 0.f;
-  for (int64_t i = 0; i < d; ++i) s += a[i] * b[i];
-  return s;
+  v8 s0 = {}, s1 = {}, s2 = {}, s3 = {};
+  int64_t i = 0;
+  for (; i + 32 <= d; i += 32) {
+    s0 += load8(a + i) * load8(b + i);
+    s1 += load8(a + i + 8) * load8(b + i + 8);
+    s2 += load8(a + i + 16) * load8(b + i + 16);
+    s3 += load8(a + i + 24) * load8(b + i + 24);
+  }
+  for (; i + 8 <= d; i += 8) s0 += load8(a + i) * load8(b + i);
+  v8 s = (s0 + s1) + (s2 + s3);
+  float r = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+  for (; i < d; ++i) r += a[i] * b[i];
+  return r;
 }
 
 inline void axpy(float g, const float* __restrict x, float* __restrict y, int64_t d) {
   for (int64_t i = 0; i < d; ++i) y[i] += g * x[i];
+}
+
+// e += g·t and t += g·x in one pass over t (t as it was before this update feeds e)
+inline void pair_update(float g, const float* __restrict x, float* __restrict t, float* __restrict e,
+                        int64_t d) {
+  for (int64_t i = 0; i < d; ++i) {
+    const float ti = t[i];
+    e[i] += g * ti;
+    t[i] = ti + g * x[i];
+  }
 }
 
 inline float sigmoid(float x) {
@@ -60,7 +86,7 @@ struct Args {
   int64_t n;
   const float* alias_prob;
   const int32_t* alias_idx;
-  int32_t negative, cbow, per_pair;
+  int32_t negative, cbow, noise_pool;
   float lr_start, lr_end;
   int32_t loss_every;
 };
@@ -74,6 +100,7 @@ void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats)
   std::vector<float> G((size_t)(max_ctx + 1) * (K + 1)), E((size_t)(max_ctx + 1) * d), h(d);
   std::vector<char> active(K + 1);
   std::vector<int32_t> pool;
+  std::vector<const float*> T(K + 1), X(max_ctx + 1);
   Rng rng{seed};
   double pos_loss = 0, neg_loss = 0, tracked = 0, pairs = 0;
   const double span = a.n > 1 ? (double)(a.n - 1) : 1.0;
@@ -96,9 +123,11 @@ void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats)
     }
     const bool track = a.loss_every > 0 && (i % a.loss_every) == 0;
 
-    if (a.per_pair && !a.cbow) {  // word2vec.c: K fresh noise words for every pair, updates in turn
+    if (a.noise_pool && !a.cbow) {  // pair by pair, updates in turn, as word2vec.c
+      // noise_pool < 0: K fresh noise words for every pair (word2vec.c);
+      // noise_pool = m > 0: the window draws m·K noise words and every pair picks K of them
       pairs += nc;
-      const int P = K * nc;
+      const int P = a.noise_pool > 0 ? K * a.noise_pool : K * nc;
       if ((int)pool.size() < P) pool.resize(P);
       for (int q = 0; q < P; ++q) {  // draw them all first, so their rows load while we work
         uint32_t j = (uint32_t)(((rng.next() >> 32) * (uint64_t)a.n_vocab) >> 32);
@@ -110,13 +139,13 @@ void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats)
         float* e = E.data();
         std::fill(e, e + d, 0.f);
         for (int k = 0; k <= K; ++k) {
-          const int32_t o = k == 0 ? w : pool[c * K + k - 1];
+          const int32_t o = k == 0 ? w : a.noise_pool > 0 ? pool[(uint32_t)(((rng.next() >> 32) * (uint64_t)P) >> 32)]
+                                                    : pool[c * K + k - 1];
           if (k > 0 && o == w) continue;
           float* t = a.wout + (int64_t)o * d;
           const float s = dot(x, t, d);
           const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
-          axpy(g, t, e, d);  // e = Σ_k g_k · t_k, t_k as the pair's update found it
-          axpy(g, x, t, d);
+          pair_update(g, x, t, e, d);  // e = Σ_k g_k · t_k (old t_k); t_k += g_k · x
           if (track) {
             if (k == 0) pos_loss -= log_sigmoid(s);
             else neg_loss -= log_sigmoid(-s);
@@ -125,19 +154,16 @@ void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats)
         if (track) tracked += 1;
         axpy(1.f, e, x, d);
       }
-    } else if (!a.cbow) {
+    } else if (!a.cbow) {  // the window's pairs share its noise words: two small dense products
       pairs += nc;
-      for (int c = 0; c < nc; ++c) {
-        const float* x = a.win + (int64_t)ctx[c] * d;
-        float* e = &E[(size_t)c * d];
-        std::fill(e, e + d, 0.f);
+      for (int k = 0; k <= K; ++k) T[k] = a.wout + (int64_t)tgt[k] * d;
+      for (int c = 0; c < nc; ++c) X[c] = a.win + (int64_t)ctx[c] * d;
+      for (int c = 0; c < nc; ++c) {  // G = (label − σ(X·Tᵀ)) · lr
         for (int k = 0; k <= K; ++k) {
           float& g = G[(size_t)c * (K + 1) + k];
           if (!active[k]) { g = 0.f; continue; }
-          const float* t = a.wout + (int64_t)tgt[k] * d;
-          const float s = dot(x, t, d);
+          const float s = dot(X[c], T[k], d);
           g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
-          axpy(g, t, e, d);  // e_c = Σ_k G[c,k] · T_k   (old T)
           if (track) {
             if (k == 0) pos_loss -= log_sigmoid(s);
             else neg_loss -= log_sigmoid(-s);
@@ -145,10 +171,31 @@ void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats)
         }
         if (track) tracked += 1;
       }
-      for (int k = 0; k <= K; ++k) {  // T_k += Σ_c G[c,k] · X_c   (old X)
+      const int64_t d8 = d - d % 8;
+      for (int c = 0; c < nc; ++c) {  // E = G · T   (old T)
+        const float* gc = &G[(size_t)c * (K + 1)];
+        float* e = &E[(size_t)c * d];
+        for (int64_t i = 0; i < d8; i += 8) {
+          v8 acc = {};
+          for (int k = 0; k <= K; ++k) acc += gc[k] * load8(T[k] + i);
+          store8(e + i, acc);
+        }
+        for (int64_t i = d8; i < d; ++i) {
+          float acc = 0.f;
+          for (int k = 0; k <= K; ++k) acc += gc[k] * T[k][i];
+          e[i] = acc;
+        }
+      }
+      for (int k = 0; k <= K; ++k) {  // T += Gᵀ · X   (old X)
         if (!active[k]) continue;
         float* t = a.wout + (int64_t)tgt[k] * d;
-        for (int c = 0; c < nc; ++c) axpy(G[(size_t)c * (K + 1) + k], a.win + (int64_t)ctx[c] * d, t, d);
+        for (int64_t i = 0; i < d8; i += 8) {
+          v8 acc = load8(t + i);
+          for (int c = 0; c < nc; ++c) acc += G[(size_t)c * (K + 1) + k] * load8(X[c] + i);
+          store8(t + i, acc);
+        }
+        for (int64_t i = d8; i < d; ++i)
+          for (int c = 0; c < nc; ++c) t[i] += G[(size_t)c * (K + 1) + k] * X[c][i];
       }
       for (int c = 0; c < nc; ++c) axpy(1.f, &E[(size_t)c * d], a.win + (int64_t)ctx[c] * d, d);
     } else {
@@ -193,9 +240,9 @@ void w2v_train_chunk(float* win, float* wout, int64_t n_vocab, int64_t dim, cons
                      const int32_t* para, const int32_t* reduced, int64_t n,
                      const float* alias_prob, const int32_t* alias_idx, int32_t negative,
                      int32_t cbow, float lr_start, float lr_end, int32_t n_threads, uint64_t seed,
-                     int32_t loss_every, int32_t per_pair, double* stats) {
+                     int32_t loss_every, int32_t noise_pool, double* stats) {
   Args a{win, wout, n_vocab, dim, ids, para, reduced, n, alias_prob, alias_idx,
-         negative, cbow, per_pair, lr_start, lr_end, loss_every};
+         negative, cbow, noise_pool, lr_start, lr_end, loss_every};
   n_threads = std::max(1, std::min<int32_t>(n_threads, (int32_t)std::max<int64_t>(1, n / 1000)));
   std::vector<double> part((size_t)n_threads * 4, 0.0);
   std::vector<std::thread> pool;

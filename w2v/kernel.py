@@ -108,9 +108,11 @@ def _ptr(a) -> int:
 def train_chunk(lib, in_w, out_w, ids: np.ndarray, para: np.ndarray, reduced: np.ndarray,
                 alias_prob: np.ndarray, alias_idx: np.ndarray, negative: int, cbow: bool,
                 lr_start: float, lr_end: float, threads: int, seed: int,
-                loss_every: int = 8, per_pair: bool = True) -> np.ndarray:
+                loss_every: int = 8, noise_pool: int = -1) -> np.ndarray:
     """Train one chunk in place on the float32 tables `in_w`, `out_w` (numpy or CPU torch).
 
+    noise_pool: -1 = K fresh noise words per pair (word2vec.c), 0 = the window's pairs share K
+    (two dense products per window), m > 0 = each pair picks K from the window's m·K.
     Returns [positive loss sum, negative loss sum, tracked pairs, pairs trained]."""
     for t in (in_w, out_w):
         assert str(t.dtype).endswith("float32") and (t.is_contiguous() if hasattr(t, "is_contiguous")
@@ -122,5 +124,5 @@ def train_chunk(lib, in_w, out_w, ids: np.ndarray, para: np.ndarray, reduced: np
     lib.w2v_train_chunk(_ptr(in_w), _ptr(out_w), in_w.shape[0], in_w.shape[1], _ptr(ids), _ptr(para),
                         _ptr(reduced), len(ids), _ptr(alias_prob), _ptr(alias_idx), negative,
                         int(cbow), lr_start, lr_end, threads, seed & (2**64 - 1), loss_every,
-                        int(per_pair), _ptr(stats))
+                        int(noise_pool), _ptr(stats))
     return stats

@@ -169,10 +169,13 @@ class Run:
                     out.append((int(m.group(1)), int(m.group(2)), p))
         return sorted(out)
 
+    def checkpoint_path(self, epoch: int, chunk: int) -> Path:
+        return self.checkpoints_dir / f"ckpt-{epoch:03d}-{chunk:06d}.npz"
+
     def save_checkpoint(self, epoch: int, chunk: int, in_vectors: np.ndarray,
                         out_vectors: np.ndarray, state: dict) -> Path:
         self.checkpoints_dir.mkdir(parents=True, exist_ok=True)
-        path = self.checkpoints_dir / f"ckpt-{epoch:03d}-{chunk:06d}.npz"
+        path = self.checkpoint_path(epoch, chunk)
         atomic_save_npz(path, in_vectors=in_vectors, out_vectors=out_vectors,
                         state=np.array(json.dumps(state)))
         return path

@@ -24,6 +24,7 @@ import hashlib
 import math
 import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -42,6 +43,7 @@ from .vectors import WordVectors
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "text8-prefix.txt.gz"
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk: one progress event each
+NOISE_POOL = {"pair": -1, "pool": 2, "window": 0}  # the kernel's noise_pool for each --noise
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class TrainConfig:
     recipe: str = "word2vec"  # word2vec | seed (the lecture: uniform(-1,1) init, Adam)
     keep_punct: bool = False  # punctuation marks become tokens, as in the lecture
     ns_exponent: float = 0.75
-    noise: str = "pair"  # pair: fresh noise words per pair (word2vec.c) | window: shared per window
+    noise: str = "pair"  # noise words: fresh per pair (word2vec.c) | pool | window (see --noise)
     eval: str = "epoch"  # benchmarks: epoch | final | none
     probe_words: tuple[str, ...] = ()  # words whose neighbours are recorded each epoch
 
@@ -92,8 +94,8 @@ class TrainConfig:
             raise W2VError(f"--device must be cpu, cuda or auto, got {self.device!r}")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise W2VError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu")
-        if self.noise not in ("pair", "window"):
-            raise W2VError(f"--noise must be pair or window, got {self.noise!r}")
+        if self.noise not in NOISE_POOL:
+            raise W2VError(f"--noise must be pair, pool or window, got {self.noise!r}")
         if self.eval not in ("epoch", "final", "none"):
             raise W2VError(f"--eval must be epoch, final or none, got {self.eval!r}")
         return self
@@ -185,18 +187,18 @@ class _Engine:
         return self.in_w.cpu().numpy().copy(), self.out_w.cpu().numpy().copy()
 
     def train_chunk(self, ids, para, b, lr0, lr1, rng, seed) -> tuple[float, float, int]:
-        """Returns (positive loss sum, negative loss sum, pairs those sums cover)."""
+        """Returns (positive loss sum, negative loss sum, pairs those sums cover, pairs trained)."""
         if self.name == "kernel":
             s = _kernel.train_chunk(self.lib, self.in_w, self.out_w, ids, para, b, self.alias.prob,
                                     self.alias.alias, self.cfg.negative, self.cfg.mode == "cbow",
                                     lr0, lr1, self.threads, seed,
-                                    per_pair=self.cfg.noise == "pair")
-            return s[0], s[1], int(s[2])
+                                    noise_pool=NOISE_POOL[self.cfg.noise])
+            return s[0], s[1], int(s[2]), int(s[3])
         n = len(ids)
         centre_pos, ctx_pos = make_pair_positions(para, b)
         order = np.argsort(centre_pos, kind="stable")
         centre_pos, ctx_pos = centre_pos[order], ctx_pos[order]
-        per_pair = self.cfg.noise == "pair" and self.cfg.mode == "skipgram"
+        per_pair = self.cfg.noise != "window" and self.cfg.mode == "skipgram"  # pool: drawn per pair
         negs = self.alias.sample((len(centre_pos) if per_pair else n, self.cfg.negative), rng)
         dev = self.device
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev, torch.long)  # noqa: E731
@@ -217,7 +219,7 @@ class _Engine:
                 pos_sum += float(pos.sum())
                 neg_sum += float(neg.sum())
                 pairs += p1 - p0
-            return pos_sum, neg_sum, pairs
+            return pos_sum, neg_sum, pairs, pairs
         cp, xp = t(centre_pos), t(ctx_pos)
         B = self.batch_size
         for s in range(0, len(cp), B):
@@ -238,7 +240,7 @@ class _Engine:
             pos_sum += float(pos.sum())
             neg_sum += float(neg.sum())
             pairs += len(c)
-        return pos_sum, neg_sum, pairs
+        return pos_sum, neg_sum, pairs, pairs
 
 
 def _emit(run: Run, callback, event: dict) -> None:
@@ -346,10 +348,21 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
                      words_total=words_total, words_done=words_done, vocab_size=len(vocab),
                      epoch=epoch, progress=words_done / words_total)
 
-    def checkpoint(e: int, c: int) -> Path:
-        i, o = engine.tables()
-        return run.save_checkpoint(e, c, i, o, {"epoch": e, "chunk": c, "words_done": words_done,
-                                                "corpus_tokens": corpus_tokens})
+    pairs_done = state.get("pairs_done", 0) if tables is not None else 0
+
+    writer = ThreadPoolExecutor(max_workers=1)  # checkpoints are written while training goes on
+    pending: list[Future] = []
+
+    def checkpoint(e: int, c: int, wait: bool = False) -> Path:
+        i, o = engine.tables()  # copies: training may change the tables while they are written
+        for f in pending:
+            f.result()  # one write at a time; a failed write (disk full) fails the run here
+        pending[:] = [writer.submit(run.save_checkpoint, e, c, i, o, {
+            "epoch": e, "chunk": c, "words_done": words_done, "pairs_done": pairs_done,
+            "corpus_tokens": corpus_tokens})]
+        if wait:
+            pending.pop().result()
+        return run.checkpoint_path(e, c)
 
     if tables is None:
         checkpoint(0, 0)
@@ -365,9 +378,10 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
             b = reduced_windows(len(ids), cfg.window, rng)
             n_words = int((raw >= 0).sum())
             lr0, lr1 = lr_at(words_done), lr_at(words_done + n_words)
-            pos, neg, tracked = engine.train_chunk(ids, para, b, lr0, lr1, rng,
+            pos, neg, tracked, n_pairs = engine.train_chunk(ids, para, b, lr0, lr1, rng,
                                                    _chunk_seed(cfg.seed, epoch, chunk))
             words_done += n_words
+            pairs_done += n_pairs
             session_words += n_words
             train_seconds += time.time() - t0
             step += 1
@@ -376,13 +390,13 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
             lp = pos / tracked if tracked else float("nan")
             ln = neg / tracked if tracked else float("nan")
             _emit(run, callback, {"event": "step", "step": step, "epoch": epoch, "chunk": chunk,
-                                  "chunks": n_chunks, "words_done": words_done, "words_total": words_total,
+                                  "chunks": n_chunks, "words_done": words_done, "words_total": words_total, "pairs": pairs_done,
                                   "lr": lr1, "loss": _r(lp + ln), "loss_pos": _r(lp), "loss_neg": _r(ln),
                                   "words_per_sec": round(wps, 1), "eta_s": round(eta, 1)})
             run.write_status(words_done=words_done, progress=words_done / words_total, epoch=epoch,
                              words_per_sec=round(wps, 1), eta_s=round(eta, 1))
             if stop():
-                path = checkpoint(epoch, chunk + 1)
+                path = checkpoint(epoch, chunk + 1, wait=True)
                 _emit(run, callback, {"event": "stopped", "epoch": epoch, "chunk": chunk + 1,
                                       "words_done": words_done, "checkpoint": path.name})
                 return run.write_status(state="stopped", phase="stopped", checkpoint=path.name)
@@ -397,6 +411,9 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
         ev["checkpoint"] = checkpoint(epoch, 0).name
         _emit(run, callback, ev)
         run.write_status(epoch=epoch, scores=scores or None)
+    for f in pending:
+        f.result()
+    writer.shutdown()
     i, o = engine.tables()
     atomic_save_npy(run.in_vectors_path, i)
     atomic_save_npy(run.out_vectors_path, o)

@@ -1,0 +1,128 @@
+"""Speed and quality, side by side in one sitting: w2v vs gensim vs the lecture's loop.
+
+    python bench/compare.py                      # the sample corpus, dim 300, 5 epochs, 2 threads
+    python bench/compare.py --corpus my.txt.gz --dim 100 --epochs 3 --systems w2v,gensim
+
+Every system trains as its own process, timed from launch to exit (imports, reading, vocabulary
+and training all count), with its peak RSS from the kernel's accounting. Vectors are then scored by
+the same evaluator (analogies restricted to the 30,000 most frequent words, WordSim-353 Spearman).
+The lecture's loop is slow by design: it trains for --seed-seconds and its time is extrapolated.
+Prints one JSON line per system, then a markdown table; --json-out also saves the lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from w2v.evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate  # noqa: E402
+from w2v.runs import Run  # noqa: E402
+from w2v.vectors import WordVectors  # noqa: E402
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float, str]:
+    """Like run_process, with the child's own peak RSS (os.wait4)."""
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=ROOT)
+        _, status, usage = os.wait4(p.pid, 0)
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{err.read()[-2000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read()
+
+
+def scores(wv: WordVectors) -> dict:
+    s = evaluate(wv, DEFAULT_ANALOGIES, DEFAULT_SIMILARITY)
+    return {"analogy": round(s["analogy_accuracy"], 4), "ws353": round(s["similarity_spearman"], 4)}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", default=str(ROOT / "data" / "text8-prefix.txt.gz"))
+    p.add_argument("--dim", type=int, default=300)
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--window", type=int, default=5)
+    p.add_argument("--negative", type=int, default=5)
+    p.add_argument("--min-count", type=int, default=5)
+    p.add_argument("--sample", type=float, default=1e-3)
+    p.add_argument("--systems", default="w2v,w2v-window,gensim,seed",
+                   help="comma list of: w2v (noise per pair), w2v-window (noise per window), gensim, seed")
+    p.add_argument("--seed-seconds", type=float, default=60, help="time box for the lecture's loop")
+    p.add_argument("--repeat", type=int, default=1, help="run each system N times (interleaved)")
+    p.add_argument("--json-out", help="also append the JSON lines to this file")
+    a = p.parse_args()
+    common = ["--dim", a.dim, "--window", a.window, "--negative", a.negative, "--min-count", a.min_count,
+              "--sample", a.sample, "--epochs", a.epochs, "--threads", a.threads]
+    common = [str(x) for x in common]
+    py = sys.executable
+    results = []
+    tokens = pairs = None
+    with tempfile.TemporaryDirectory(prefix="w2v-bench-") as tmp:
+        for rep in range(a.repeat):
+            for system in a.systems.split(","):
+                row = {"system": system, "corpus": Path(a.corpus).name, "dim": a.dim, "epochs": a.epochs,
+                       "threads": a.threads, "repeat": rep}
+                if system.startswith("w2v"):
+                    out = Path(tmp) / f"{system}-{rep}"
+                    noise = "window" if system == "w2v-window" else "pair"
+                    sec, rss, _ = run_measured([py, "-m", "w2v", "train", a.corpus, "--out", str(out), *common,
+                                                "--noise", noise, "--eval", "none", "--quiet"])
+                    events, _ = Run(out).metrics()
+                    tokens = next(e["tokens"] for e in events if e["event"] == "vocab")
+                    pairs = [e for e in events if e["event"] == "step"][-1].get("pairs")
+                    row.update(seconds=sec, peak_rss_mb=rss, **scores(WordVectors.from_run(out)))
+                elif system == "gensim":
+                    out = Path(tmp) / f"gensim-{rep}.bin"
+                    sec, rss, _ = run_measured([py, str(ROOT / "bench" / "gensim_train.py"), a.corpus,
+                                                "--out", str(out), *common])
+                    row.update(seconds=sec, peak_rss_mb=rss, **scores(WordVectors.load_word2vec(out)))
+                elif system == "seed":
+                    sec, rss, out = run_measured([py, str(ROOT / "bench" / "seed_loop.py"), a.corpus, *common,
+                                                  "--seconds", str(a.seed_seconds)])
+                    info = json.loads(out.strip().splitlines()[-1])
+                    tokens = tokens or info["tokens"]
+                    row.update(seconds=info["extrapolated_seconds"], peak_rss_mb=rss, analogy=None, ws353=None,
+                               extrapolated=info["timed_out"], measured_seconds=sec)
+                else:
+                    raise SystemExit(f"unknown system {system!r}")
+                results.append(row)
+                print(f"# {system}: {row['seconds']:.1f} s", file=sys.stderr, flush=True)
+    for row in results:
+        row["raw_words_per_sec"] = round(tokens * a.epochs / row["seconds"])
+        row["pairs_per_sec"] = round(pairs / row["seconds"]) if pairs else None
+        row["seconds"] = round(row["seconds"], 2)
+        row["peak_rss_mb"] = round(row["peak_rss_mb"])
+        row["machine"] = f"{platform.machine()}, {os.cpu_count()} cores"
+        print(json.dumps(row))
+    if a.json_out:
+        with open(a.json_out, "a") as f:
+            for row in results:
+                f.write(json.dumps(row) + "\n")
+    g = [r for r in results if r["system"] == "gensim"]
+    base = sum(r["raw_words_per_sec"] for r in g) / len(g) if g else None
+    print("\n| system | seconds | raw words/s | vs gensim | pairs/s | peak RSS MB | analogy | WS353 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        rel = f"{r['raw_words_per_sec'] / base:.2f}×" if base else "–"
+        name = r["system"] + (" (time-boxed, extrapolated)" if r.get("extrapolated") else "")
+        fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
+        print(f"| {name} | {r['seconds']:.1f} | {r['raw_words_per_sec']:,} | {rel} | "
+              f"{r['pairs_per_sec'] or 0:,} | {r['peak_rss_mb']:,} | {fmt(r['analogy'])} | {fmt(r['ws353'])} |")
+
+
+if __name__ == "__main__":
+    main()
