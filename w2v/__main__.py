@@ -40,6 +40,8 @@ def _add_train(sub) -> None:
                    help="keep only the N most frequent words (default: no limit)")
     p.add_argument("--sample", type=float, default=d.sample,
                    help=f"subsampling threshold for frequent words, 0 = off (default {d.sample:g})")
+    p.add_argument("--ns-exponent", type=float, default=d.ns_exponent,
+                   help=f"power of the unigram counts in the noise distribution (default {d.ns_exponent})")
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the corpus (default {d.epochs})")
     p.add_argument("--lr", type=float, default=None,
                    help=f"starting learning rate, falls linearly to --min-lr (default {d.lr}; seed recipe 0.003)")
@@ -64,13 +66,15 @@ def _add_train(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def cmd_train(a) -> int:
-    from .train import TrainConfig, train
+def config_from_args(a):
+    """The TrainConfig that `train` flags describe (the seed recipe's defaults under --recipe seed)."""
+    from .train import TrainConfig
     base = TrainConfig.seed_recipe() if a.recipe == "seed" else TrainConfig()
     fields = dict(dim=a.dim, window=a.window, negative=a.negative, min_count=a.min_count,
                   max_vocab=a.max_vocab, sample=a.sample, epochs=a.epochs, seed=a.seed,
                   threads=a.threads, device=a.device, mode=a.mode, keep_punct=a.keep_punct,
-                  eval=a.eval, noise=a.noise, probe_words=tuple(w for w in a.probe.split(",") if w))
+                  eval=a.eval, noise=a.noise, ns_exponent=a.ns_exponent,
+                  probe_words=tuple(w for w in a.probe.split(",") if w))
     if a.batch_size:
         fields["batch_size"] = a.batch_size
     if a.lr is not None:
@@ -78,7 +82,12 @@ def cmd_train(a) -> int:
         fields.setdefault("min_lr", min(base.min_lr, a.lr))
     if a.min_lr is not None:
         fields["min_lr"] = a.min_lr
-    cfg = TrainConfig(**{**base.__dict__, **fields, "recipe": a.recipe})
+    return TrainConfig(**{**base.__dict__, **fields, "recipe": a.recipe})
+
+
+def cmd_train(a) -> int:
+    from .train import train
+    cfg = config_from_args(a)
 
     stop = threading.Event()
 

@@ -1,0 +1,152 @@
+"""Corpus: upload a text or pick the sample, read its statistics, and see the word2vec pipeline on it."""
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from w2v import corpus_stats, jobs
+from w2v.app_support import SAMPLE_CORPUS
+from w2v.errors import W2VError
+
+st.title("Corpus")
+st.caption("Bring a text, or take the bundled sample. Everything below is computed on the corpus you pick; "
+           "the Train page trains on the same one.")
+
+# ---- choose: upload, the sample, or a stored corpus
+left, right = st.columns([3, 1])
+upload = left.file_uploader("Upload a UTF-8 text file (.txt, or compressed .gz / .bz2)",
+                            type=["txt", "gz", "bz2"], key="corpus_upload")
+if upload is not None and st.session_state.get("upload_seen") != upload.file_id:
+    st.session_state["upload_seen"] = upload.file_id
+    try:
+        with st.spinner(f"Checking and storing {upload.name}…"):
+            stored = jobs.save_upload(upload.name, upload)
+        st.session_state["corpus_path"] = str(stored)
+        st.session_state["upload_msg"] = ("success", f"Stored as **{stored.name}** in the corpora folder.")
+    except W2VError as e:
+        st.session_state["upload_msg"] = ("error", str(e))
+if upload is None:
+    st.session_state.pop("upload_msg", None)
+if msg := st.session_state.get("upload_msg"):
+    (st.success if msg[0] == "success" else st.error)(msg[1])
+
+right.write("")
+if right.button("Use the sample corpus", key="use_sample", type="primary",
+                help=f"{SAMPLE_CORPUS.name}: the first 2.1 M words of English Wikipedia (text8)"):
+    st.session_state["corpus_path"] = str(SAMPLE_CORPUS)
+
+options = [str(p) for p in jobs.list_corpora()]
+current = st.session_state.get("corpus_path")
+if current not in options:
+    current = str(SAMPLE_CORPUS)
+chosen = st.selectbox("Corpus", options, index=options.index(current), format_func=lambda p: Path(p).name,
+                      help="the bundled sample and every corpus uploaded so far")
+st.session_state["corpus_path"] = chosen
+path = Path(chosen)
+
+# ---- one streamed pass over the corpus (remembered per file, for every page and session)
+c1, c2, c3 = st.columns(3)
+min_count = c1.number_input("min_count", min_value=1, max_value=100_000, value=5, step=1, key="cs_min_count",
+                            help="words rarer than this are dropped from the vocabulary")
+sample = c2.select_slider("sample (subsampling threshold t)", options=[0.0, 1e-5, 1e-4, 1e-3, 1e-2],
+                          value=1e-3, format_func=lambda t: "off" if not t else f"{t:g}", key="cs_sample",
+                          help="frequent words are kept with probability (sqrt(f/t) + 1) * t/f")
+keep_punct = c3.toggle("Keep punctuation as tokens", key="cs_punct")
+
+bar = st.empty()
+guess = corpus_stats.estimated_tokens(path) if path.exists() else 1
+try:
+    summary = corpus_stats.summarize_cached(path, keep_punct, progress=lambda n: bar.progress(
+        min(n / guess, 0.99), text=f"Reading {path.name}: {n:,} tokens so far…"))
+except W2VError as e:
+    bar.empty()
+    st.error(str(e))
+    st.stop()
+bar.empty()
+vocab = corpus_stats.vocab_at(summary, min_count)
+
+m = st.columns(4)
+m[0].metric("Tokens", f"{summary.tokens:,}")
+m[1].metric("Word types", f"{summary.types:,}")
+m[2].metric(f"Vocabulary (min_count {min_count})", f"{len(vocab):,}")
+m[3].metric("Tokens covered", f"{corpus_stats.coverage(summary, min_count):.1%}")
+
+words, vocab_tab, sub_tab, pipe_tab = st.tabs(["Words and Zipf", "Vocabulary vs min_count", "Subsampling",
+                                               "The pipeline on your text"])
+
+with words:
+    a, b = st.columns([1, 2])
+    a.dataframe(pd.DataFrame(corpus_stats.top_words(summary, 30)), hide_index=True, height=420,
+                column_config={"share": st.column_config.NumberColumn(format="percent")})
+    z = pd.DataFrame(corpus_stats.zipf(summary))
+    fig = px.scatter(z, x="rank", y="count", hover_name="word", log_x=True, log_y=True,
+                     title="Zipf plot: frequency against rank (log-log)")
+    fig.update_traces(marker=dict(size=4))
+    b.plotly_chart(fig, key="zipf")
+
+with vocab_tab:
+    vc = corpus_stats.vocab_curve(summary)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Scatter(x=vc["min_count"], y=vc["vocab_size"], name="vocabulary size"))
+    fig.add_trace(go.Scatter(x=vc["min_count"], y=vc["coverage"], name="share of tokens covered",
+                             line=dict(dash="dot")), secondary_y=True)
+    fig.add_vline(x=min_count, line_color="grey")
+    fig.update_layout(title="Vocabulary size against min_count", xaxis_title="min_count")
+    fig.update_yaxes(title_text="words", secondary_y=False)
+    fig.update_yaxes(title_text="tokens covered", tickformat=".0%", secondary_y=True)
+    st.plotly_chart(fig, key="vocab_curve")
+
+with sub_tab:
+    st.metric("Expected share of tokens kept per epoch", f"{corpus_stats.kept_share(vocab, sample):.1%}",
+              help="subsampling is redrawn every epoch; rare words are always kept")
+    kc = corpus_stats.keep_curve(vocab, sample)
+    fig = go.Figure(go.Scatter(x=kc["freq"], y=kc["keep"], name="keep probability"))
+    top = corpus_stats.dropped_words(vocab, sample, 12)
+    if top:
+        fig.add_trace(go.Scatter(x=[r["count"] / max(vocab.total, 1) for r in top], y=[r["keep_prob"] for r in top],
+                                 text=[r["word"] for r in top], mode="markers+text", textposition="top center",
+                                 name="most thinned words"))
+    fig.update_layout(title="Keep probability against word frequency", xaxis_type="log",
+                      xaxis_title="frequency f (share of tokens)", yaxis_title="keep probability")
+    st.plotly_chart(fig, key="keep_curve")
+    st.markdown("**Which words subsampling drops** (expected tokens dropped per epoch)")
+    if top:
+        st.dataframe(pd.DataFrame(corpus_stats.dropped_words(vocab, sample, 20)), hide_index=True,
+                     column_config={"keep_prob": st.column_config.NumberColumn(format="%.3f")})
+    else:
+        st.caption("No word is frequent enough to be dropped at this threshold.")
+
+with pipe_tab:
+    if not summary.examples:
+        st.caption("This corpus has no passage to show.")
+    else:
+        labels = [" ".join(e[:8]) + " …" for e in summary.examples]
+        i = st.selectbox("Passage", range(len(labels)), format_func=lambda k: labels[k], key="cs_passage")
+        p1, p2, p3 = st.columns(3)
+        window = p1.slider("window", 1, 10, 2, key="cs_window")
+        use_sample = p2.toggle("subsample (t as above)", key="cs_use_sample")
+        reduced = p3.toggle("reduced windows (b drawn in 1..window)", key="cs_reduced")
+        res = corpus_stats.sentence_pairs(summary.examples[i], vocab, window, sample if use_sample else 0.0,
+                                          reduced)
+        st.markdown("**Passage:** " + " ".join(summary.examples[i]))
+        if res["dropped"]:
+            st.markdown("**Dropped before pairing:** " + ", ".join(f"~~{w}~~ ({why})" for w, why in res["dropped"]))
+        st.markdown("**What the trainer sees:** " + " ".join(
+            f"{w}<sub>b={b}</sub>" if reduced else w for w, b in zip(res["kept"], res["windows"])),
+            unsafe_allow_html=True)
+        st.caption(f"{len(res['pairs'])} (centre, context) pairs; each becomes one positive example with "
+                   "`negative` noise words drawn from the distribution below.")
+        st.dataframe(pd.DataFrame(res["pairs"], columns=["centre", "context", "offset"]), hide_index=True,
+                     height=260)
+        nt = pd.DataFrame(corpus_stats.noise_table(vocab, 15))
+        if len(nt):
+            fig = px.bar(nt.melt(id_vars="word", var_name="distribution", value_name="probability"),
+                         x="word", y="probability", color="distribution", barmode="group",
+                         title="Noise distribution of the top words: unigram vs unigram^0.75")
+            st.plotly_chart(fig, key="noise")
+            st.caption("Raising counts to the power 0.75 flattens the distribution: frequent words are drawn "
+                       "as noise less often, rare words more often.")

@@ -1,0 +1,235 @@
+"""w2v.jobs: uploads, the lock, launching / stopping / resuming the trainer process, the estimate,
+and the folding of metrics the training page draws."""
+
+import bz2
+import dataclasses
+import gzip
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from w2v import jobs
+from w2v.errors import W2VError
+from w2v.runs import Run, atomic_write_json
+from w2v.train import TrainConfig
+
+from conftest import planted_text
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    runs, corpora = tmp_path / "runs", tmp_path / "corpora"
+    monkeypatch.setenv("W2V_RUNS_DIR", str(runs))
+    monkeypatch.setenv("W2V_CORPORA_DIR", str(corpora))
+    return runs, corpora
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    text, _ = planted_text(paragraphs=300)
+    path = tmp_path / "planted.txt"
+    path.write_text(text)
+    return path
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def wait_for(cond, timeout=60.0):
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, "gave up waiting"
+        time.sleep(0.05)
+
+
+def test_dirs_follow_the_environment_at_call_time(dirs):
+    assert jobs.runs_dir() == dirs[0] and jobs.corpora_dir() == dirs[1]
+
+
+def test_upload_gets_a_sanitised_name_inside_the_corpora_folder(dirs):
+    runs, corpora = dirs
+    text = b"some words here " * 50
+    path = jobs.save_upload("../../etc/My Notes!.txt", text)
+    assert path.parent == corpora and path.name == "My-Notes.txt" and path.read_bytes() == text
+    assert jobs.save_upload("/abs/..", text).name == "corpus.txt"
+    assert sorted(p.name for p in corpora.iterdir()) == ["My-Notes.txt", "corpus.txt"]  # no temp files left
+    assert jobs.list_corpora()[1:] == sorted(corpora.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def test_upload_never_overwrites(dirs):
+    corpora = dirs[1]
+    a = jobs.save_upload("notes.txt", b"alpha beta " * 100)
+    b = jobs.save_upload("notes.txt", b"gamma delta " * 100)
+    assert a.name == "notes.txt" and b.name == "notes-2.txt"
+    assert a.read_bytes() == b"alpha beta " * 100
+    assert jobs.save_upload("notes.txt", b"gamma delta " * 100) == b  # the same file again: reused
+    assert len(list(corpora.iterdir())) == 2
+
+
+def test_compressed_uploads_keep_their_format(dirs):
+    text = b"compressed words go here " * 40
+    gz = jobs.save_upload("a.txt.gz", gzip.compress(text))
+    bz = jobs.save_upload("b.bz2", bz2.compress(text))
+    assert gz.name == "a.txt.gz" and gzip.decompress(gz.read_bytes()) == text
+    assert bz.name == "b.txt.bz2"
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"", "empty"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00" + bytes(range(256)) * 4, "binary"),
+    ("caf\u00e9 ".encode("latin-1") * 200, "UTF-8"),
+    (gzip.compress(" ".join(f"w{i}" for i in range(30_000)).encode())[:2000], "archive"),
+    (b"just a few words", "only 4 words"),
+])
+def test_bad_uploads_are_refused_and_store_nothing(dirs, data, message):
+    corpora = dirs[1]
+    keep = jobs.save_upload("upload.txt", b"kept text " * 100)
+    with pytest.raises(W2VError, match=message) as e:
+        jobs.save_upload("upload.txt", data)
+    assert "\n" not in str(e.value) and ".tmp" not in str(e.value)
+    assert list(corpora.iterdir()) == [keep] and keep.read_bytes() == b"kept text " * 100
+
+
+def test_stale_lock_is_ignored(dirs, corpus):
+    runs = dirs[0]
+    runs.mkdir()
+    (runs / jobs.LOCK_NAME).write_text(json.dumps({"pid": dead_pid(), "run": "old"}))
+    assert jobs.active_job() is None
+    name = jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1, eval="none", threads=1), "fresh")
+    assert json.loads((runs / jobs.LOCK_NAME).read_text())["run"] == "fresh"
+    assert jobs.wait(name)["state"] == "finished"
+
+
+def test_live_lock_refuses_a_second_start_naming_the_job(dirs, corpus):
+    runs = dirs[0]
+    runs.mkdir()
+    (runs / jobs.LOCK_NAME).write_text(json.dumps({"pid": os.getpid(), "run": "busy-run"}))
+    assert jobs.active_job() == {"run": "busy-run", "pid": os.getpid()}
+    with pytest.raises(W2VError, match="busy-run is training"):
+        jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1), "other")
+    assert not (runs / "other").exists()
+
+
+def test_a_running_run_found_on_disk_counts_as_active(dirs):
+    run = dirs[0] / "cli-job"
+    run.mkdir(parents=True)
+    atomic_write_json(run / "config.json", {"train": {}})
+    atomic_write_json(run / "status.json", {"state": "running", "pid": os.getpid()})
+    assert jobs.active_job()["run"] == "cli-job"
+    atomic_write_json(run / "status.json", {"state": "running", "pid": dead_pid()})
+    assert jobs.active_job() is None and Run(run).status()["state"] == "interrupted"
+
+
+def test_start_refuses_an_existing_run_and_a_missing_corpus(dirs, corpus, tmp_path):
+    (dirs[0] / "taken").mkdir(parents=True)
+    with pytest.raises(W2VError, match="already exists"):
+        jobs.start(corpus, TrainConfig(), "taken")
+    with pytest.raises(W2VError, match="does not exist"):
+        jobs.start(tmp_path / "nope.txt", TrainConfig(), "x")
+    with pytest.raises(W2VError, match="--dim"):
+        jobs.start(corpus, TrainConfig(dim=0), "y")
+
+
+def test_start_second_start_stop_resume_delete(dirs, corpus):
+    runs = dirs[0]
+    cfg = TrainConfig(dim=10, epochs=100, min_count=1, eval="none", threads=1, probe_words=("g0w0",))
+    name = jobs.start(corpus, cfg, "long")
+    with pytest.raises(W2VError, match="run long is training"):
+        jobs.start(corpus, cfg, "second")
+    run = Run(runs / name)
+    wait_for(lambda: run.status().get("phase") == "training")
+    assert jobs.stop(name)
+    st = jobs.wait(name)
+    assert st["state"] == "stopped" and st["progress"] < 1 and run.checkpoints()
+    assert any(e["event"] == "stopped" for e in run.metrics()[0])
+    assert "SIGTERM" in jobs.log_tail(name, 10)
+    assert not jobs.stop(name)  # nothing trains it any more
+    jobs.resume(name)
+    st = jobs.wait(name)
+    assert st["state"] == "finished" and st["epoch"] == 100 and run.in_vectors_path.exists()
+    with pytest.raises(W2VError, match="only a stopped or interrupted run"):
+        jobs.resume(name)
+    assert run.config()["train"]["dim"] == 10
+    jobs.delete_run(name)
+    assert not run.path.exists() and not (runs / f"{name}.log").exists()
+
+
+def test_delete_stays_inside_the_runs_folder(dirs, tmp_path):
+    outside = tmp_path / "victim"
+    outside.mkdir()
+    atomic_write_json(outside / "config.json", {"train": {}})
+    dirs[0].mkdir()
+    for name in ("../victim", str(outside), "..", ""):
+        with pytest.raises(W2VError, match="no run named"):
+            jobs.delete_run(name)
+    assert (outside / "config.json").exists()
+
+
+def test_form_fields_cover_the_config_and_reach_the_cli():
+    fields = jobs.config_fields()
+    assert [f["name"] for f in fields] == [f.name for f in dataclasses.fields(TrainConfig)]
+    assert all(f["help"] for f in fields)
+    assert next(f for f in fields if f["name"] == "mode")["choices"] == ["skipgram", "cbow"]
+    cfg = jobs.make_config({"dim": 12, "lr": 0.01, "probe_words": " King, queen ,"}, "seed")
+    assert cfg.recipe == "seed" and cfg.dim == 12 and cfg.probe_words == ("king", "queen")
+    from w2v.__main__ import build_parser, config_from_args
+    for c in (cfg, jobs.make_config({"ns_exponent": 0.5, "noise": "pool", "keep_punct": True, "sample": 0.0})):
+        a = build_parser().parse_args(["train", "c.txt", "--out", "r", *jobs.cli_args(c)])
+        assert config_from_args(a) == c  # the job trains exactly what the form shows
+    with pytest.raises(W2VError, match="window"):
+        jobs.make_config({"window": 0})
+
+
+def test_estimate(dirs, corpus):
+    cfg = TrainConfig(dim=16, epochs=3, min_count=1, window=4, threads=1)
+    est = jobs.estimate(corpus, cfg)
+    assert est["vocab_size"] == 48 and est["param_bytes"] == 2 * 48 * 16 * 4
+    assert 0 < est["pairs_per_epoch"] <= est["vocab_tokens"] * 5
+    assert est["words_per_sec"] > 0 and est["seconds"] == pytest.approx(3 * est["vocab_tokens"] / est["words_per_sec"])
+    assert jobs.estimate(corpus, cfg, calibrate=False)["seconds"] is None
+
+
+def test_feed_reads_new_events_only(tmp_path):
+    run = Run(tmp_path)
+    feed = jobs.new_feed()
+    run.append_metric({"event": "start", "engine": "kernel"})
+    run.append_metric({"event": "step", "words_done": 10, "loss": 3.0, "loss_pos": 1.0, "loss_neg": 2.0,
+                       "lr": 0.02, "words_per_sec": 5.0, "epoch": 0})
+    jobs.read_feed(run, feed)
+    run.append_metric({"event": "epoch", "epoch": 1, "neighbours": {"a": [["b", 0.9]]}, "scores": {}})
+    jobs.read_feed(run, feed)
+    jobs.read_feed(run, feed)
+    assert len(feed["steps"]) == 1 and len(feed["epochs"]) == 1 and feed["start"]["engine"] == "kernel"
+    assert feed["offset"] == run.metrics_path.stat().st_size
+    run.metrics_path.write_text(json.dumps({"event": "start", "engine": "torch"}) + "\n")  # a new run, same name
+    jobs.read_feed(run, feed)
+    assert feed["steps"] == [] and feed["epochs"] == [] and feed["start"]["engine"] == "torch"
+
+
+def test_loss_curve_downsamples_the_whole_run():
+    steps = [[100 * (i + 1), 5.0 - i / 1000, 1.0, 4.0 - i / 1000, 0.025 * (1 - i / 1000), 1e5, 0]
+             for i in range(1000)]
+    c = jobs.loss_curve(steps, max_points=100)
+    assert len(c["words_done"]) == 100
+    assert c["words_done"][-1] == 100_000 and c["words_done"][0] <= 1000  # whole run, not the tail
+    assert c["loss"] == sorted(c["loss"], reverse=True) and c["lr"][-1] < c["lr"][0]
+    short = jobs.loss_curve(steps[:5], max_points=100, smooth=0.0)
+    assert short["loss"] == [s[1] for s in steps[:5]]
+    assert jobs.loss_curve([])["loss"] == []
+
+
+def test_neighbour_changes_and_scores():
+    epochs = [{"epoch": 1, "neighbours": {"a": [["b", 0.9], ["c", 0.8]]}, "scores": {}},
+              {"epoch": 2, "neighbours": {"a": [["c", 0.9], ["d", 0.7]]},
+               "scores": {"analogy_accuracy": 0.1, "similarity_spearman": 0.2}}]
+    ch = jobs.neighbour_changes(epochs)
+    assert ch[0]["words"]["a"] == [("b", 0.9, False), ("c", 0.8, False)]
+    assert ch[1]["words"]["a"] == [("c", 0.9, False), ("d", 0.7, True)]
+    assert jobs.score_table(epochs) == [{"epoch": 2, "analogy_accuracy": 0.1, "similarity_spearman": 0.2}]

@@ -1,0 +1,140 @@
+"""The Train page through AppTest: a tiny training started from the page and followed through its
+run directory to the end; a refused second start; stop and resume; an interrupted run; delete."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from w2v import jobs
+from w2v.runs import Run, atomic_write_json
+
+from conftest import planted_text
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "train.py")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
+    monkeypatch.chdir(ROOT)
+    corpus = jobs.save_upload("planted.txt", planted_text(paragraphs=300)[0].encode())
+    return tmp_path / "runs", corpus
+
+
+def page(corpus, **settings) -> AppTest:
+    """The page with `corpus` picked and the form filled in (not submitted)."""
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["corpus_path"] = str(corpus)
+    at.run()
+    assert not at.exception
+    for name, value in {"dim": 10, "epochs": 2, "min_count": 1, "threads": 1, **settings}.items():
+        at.number_input(key=f"cfg-word2vec-{name}").set_value(value)
+    at.selectbox(key="cfg-word2vec-eval").set_value("none")
+    return at
+
+
+def click(at, label):
+    return next(b for b in at.button if b.label == label).click().run()
+
+
+def poll_until(at, run: Run, cond, timeout=60.0):
+    """Re-run the page (AppTest does not fire run_every timers) until `cond(run status)` holds."""
+    deadline = time.time() + timeout
+    while not cond(run.status()):
+        assert time.time() < deadline, f"gave up waiting; status {run.status()}"
+        time.sleep(0.2)
+        at.run()
+        assert not at.exception
+    return at.run()
+
+
+def header(at) -> str:
+    return at.subheader[0].value
+
+
+def test_tiny_training_from_the_page_to_the_end(env):
+    runs, corpus = env
+    at = page(corpus)
+    at.text_input(key="run_name").set_value("tiny one")
+    click(at, "Start training")
+    assert not at.exception and not at.error
+    run = Run(runs / "tiny-one")
+    assert at.session_state["watch"] == "tiny-one" and (runs / "tiny-one.log").exists()
+    at = poll_until(at, run, lambda st: st.get("state") == "finished")
+    assert header(at) == "✅ tiny-one: finished"
+    cfg = run.config()["train"]
+    assert (cfg["dim"], cfg["epochs"], cfg["min_count"], cfg["eval"]) == (10, 2, 1, "none")
+    assert len(at.get("plotly_chart")) == 1  # the loss chart
+    nbrs = next(m.value for m in at.markdown if m.value.startswith("| probe |"))
+    assert nbrs.count("\n") >= 3 and ":orange[**" in nbrs  # neighbours with what changed marked
+    assert at.slider(key="nbr-epoch-tiny-one").value == 2
+    table = at.dataframe[-1].value
+    assert table["run"].tolist() == ["tiny-one"] and table["state"].tolist() == ["finished"]
+    assert table["corpus"].tolist() == ["planted.txt"]
+
+
+def test_estimate_before_starting(env):
+    at = page(env[1])
+    click(at, "Estimate")
+    m = {x.label: x.value for x in at.metric}
+    assert m["Vocabulary"] == "48" and m["Parameter memory"] == "3.8 KiB"  # 2 x 48 x 10 x 4 bytes
+    assert m["Pairs per epoch"] != "0" and m["Estimated training time"] != "–"
+
+
+def test_bad_settings_are_one_line_errors(env):
+    at = page(env[1], window=0)
+    click(at, "Start training")
+    assert "--window must be a positive integer" in at.error[0].value
+    assert not env[0].exists() or not any(env[0].iterdir())
+
+
+def test_second_start_refused_then_stop_and_resume_from_the_page(env):
+    runs, corpus = env
+    at = page(corpus, epochs=100)
+    at.text_input(key="run_name").set_value("long")
+    click(at, "Start training")
+    run = Run(runs / "long")
+    at.text_input(key="run_name").set_value("second")
+    click(at, "Start training")
+    assert "run long is training" in at.error[0].value and not (runs / "second").exists()
+    at = poll_until(at, run, lambda st: st.get("phase") == "training")
+    click(at, "Stop")
+    assert jobs.wait("long")["state"] == "stopped"
+    at.run()
+    assert header(at) == "⏸️ long: stopped"
+    click(at, "Resume")
+    assert not at.exception and not at.error
+    at = poll_until(at, run, lambda st: st.get("state") == "finished")
+    assert header(at) == "✅ long: finished" and run.status()["epoch"] == 100
+    kinds = [e["event"] for e in run.metrics()[0]]
+    assert kinds.count("start") == 2 and "stopped" in kinds and kinds[-1] == "end"
+
+
+def test_interrupted_run_offers_resume_and_delete_asks_first(env):
+    runs = env[0]
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    run = Run(runs / "crashed")
+    run.path.mkdir(parents=True)
+    atomic_write_json(run.config_path, {"train": {"dim": 10}, "corpus": str(env[1])})
+    atomic_write_json(run.status_path, {"state": "running", "pid": p.pid, "progress": 0.4})
+    run.save_checkpoint(0, 1, np.zeros((2, 10), "float32"), np.zeros((2, 10), "float32"), {"epoch": 0})
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert header(at) == "⚠️ crashed: interrupted" and "Resume continues" in at.warning[0].value
+    assert any(b.label == "Resume" for b in at.button)
+    at.selectbox(key="delete_target").set_value("crashed")
+    click(at, "Delete…")
+    assert "cannot be undone" in at.warning[-1].value and run.path.exists()
+    click(at, "Cancel")
+    assert run.path.exists()
+    click(at, "Delete…")
+    click(at, "Yes, delete crashed")
+    assert not at.exception and not run.path.exists()
+    assert "No runs yet" in at.caption[-1].value
