@@ -1,0 +1,105 @@
+"""How fast the explore pages' work is; prints one JSON object.
+
+    python bench/explore_perf.py                      # most_similar + 2,000-word t-SNE (synthetic)
+    python bench/explore_perf.py --run runs/sample    # t-SNE on that run's vectors
+    python bench/explore_perf.py --run runs/sample --full --click   # + whole-vocabulary map, click
+
+Figures: most_similar median over 50 queries on a random 70,000 × 300 vocabulary; a 2,000-word
+t-SNE the first time and from the disk cache; with --full the whole vocabulary (t-SNE and
+trustworthiness); with --click one map-page rerun after a click on that whole-vocabulary map
+(AppTest, server side, projection already cached). Targets: ≤ 20 ms, ≤ 10 s, ≤ 0.5 s, ≤ 90 s, ≤ 1 s.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from w2v import projection  # noqa: E402
+from w2v.vectors import WordVectors  # noqa: E402
+
+
+def most_similar_ms(n=70_000, d=300, queries=50) -> float:
+    rng = np.random.default_rng(0)
+    wv = WordVectors([f"w{i}" for i in range(n)], rng.normal(size=(n, d)).astype(np.float32))
+    wv.most_similar("w0")  # builds the unit table once
+    times = []
+    for i in rng.integers(0, n, queries):
+        t = time.perf_counter()
+        wv.most_similar(f"w{i}", topn=10)
+        times.append(time.perf_counter() - t)
+    return round(1000 * statistics.median(times), 2)
+
+
+def vectors(run: str | None, n: int) -> tuple[np.ndarray, list[str]]:
+    if run:
+        wv = WordVectors.from_run(run)
+        return wv.vectors[:n], wv.index_to_key[:n]
+    rng = np.random.default_rng(1)  # 40 clusters in 100 dimensions
+    centres = rng.normal(size=(40, 100))
+    x = centres[rng.integers(0, 40, n)] + 0.6 * rng.normal(size=(n, 100))
+    return x.astype(np.float32), [f"w{i}" for i in range(n)]
+
+
+def timed_projection(x, words, cache) -> dict:
+    t = time.perf_counter()
+    first = projection.project(x, words, "tsne", cache=cache, perplexity=30, seed=0)
+    t_first = time.perf_counter() - t
+    t = time.perf_counter()
+    again = projection.project(x, words, "tsne", cache=cache, perplexity=30, seed=0)
+    t_again = time.perf_counter() - t
+    assert again.cached
+    return {"words": len(words), "first_s": round(t_first, 2), "tsne_s": round(first.seconds, 2),
+            "cached_s": round(t_again, 3), "trustworthiness": round(first.trust, 4)}
+
+
+def click_s(run: str, cache: str) -> float:
+    """One map-page rerun after a click on the whole-vocabulary map (projection cached)."""
+    from streamlit.testing.v1 import AppTest
+    os.environ["W2V_RUNS_DIR"] = str(Path(run).absolute().parent)
+    os.environ["W2V_CACHE"] = cache
+    at = AppTest.from_file(str(ROOT / "pages" / "map.py"), default_timeout=600)
+    at.session_state["map_all"] = True
+    at.run()
+    wv = WordVectors.from_run(run)
+    word = wv.index_to_key[500]
+    at.session_state["map_chart"] = {"selection": {"points": [{"customdata": [word]}], "point_indices": [],
+                                                   "box": [], "lasso": []}}
+    t = time.perf_counter()
+    at.run()
+    assert at.session_state["map_focus"] == word and not at.exception
+    return round(time.perf_counter() - t, 3)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", help="a run directory whose vectors to map (default: synthetic clusters)")
+    ap.add_argument("--full", action="store_true", help="also map the run's whole vocabulary")
+    ap.add_argument("--click", action="store_true", help="also time a map click on the whole vocabulary")
+    ap.add_argument("--cache", help="projection cache folder to keep (default: a temporary one)")
+    args = ap.parse_args()
+    out = {"tsne_backend": projection.tsne_backend(), "cpus": os.cpu_count(),
+           "most_similar_ms_70000x300": most_similar_ms()}
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = args.cache or tmp
+        x, words = vectors(args.run, 2000)
+        out["map_2000"] = timed_projection(x, words, cache)
+        if args.full and args.run:
+            x, words = vectors(args.run, 10 ** 9)
+            out["map_all"] = timed_projection(x, words, cache)
+        if args.click and args.run:
+            out["click_rerun_s"] = click_s(args.run, cache)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
