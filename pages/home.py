@@ -1,11 +1,9 @@
 """Home: what the studio is, the bundled sample, and the runs found on disk."""
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
-from w2v.app_support import RUNS_DIR, SAMPLE_CORPUS, runs_table
+from w2v.app_support import SAMPLE_CORPUS, runs_dir, runs_table
 
 st.title("w2v studio")
 st.markdown(
@@ -17,9 +15,9 @@ st.info(
     "(text8). Train it from a terminal with `python -m w2v train --out runs/sample`.",
     icon="📚",
 )
-table = runs_table(RUNS_DIR)
+table = runs_table()
 st.subheader("Runs")
 if table:
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
 else:
-    st.caption(f"No runs yet in `{Path(RUNS_DIR).name}/`.")
+    st.caption(f"No runs yet in `{runs_dir().name}/`.")

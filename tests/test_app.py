@@ -15,7 +15,7 @@ def test_home_lists_runs(tmp_path, monkeypatch):
     atomic_write_json(run / "config.json", {"train": {"dim": 42, "mode": "skipgram", "epochs": 3}})
     atomic_write_json(run / "status.json", {"state": "finished", "progress": 1.0,
                                             "scores": {"analogy_accuracy": 0.5}})
-    monkeypatch.setattr("w2v.app_support.RUNS_DIR", tmp_path)
+    monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not at.exception
     assert at.title[0].value == "w2v studio"
@@ -24,6 +24,6 @@ def test_home_lists_runs(tmp_path, monkeypatch):
 
 
 def test_home_without_runs(tmp_path, monkeypatch):
-    monkeypatch.setattr("w2v.app_support.RUNS_DIR", tmp_path / "none")
+    monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path / "none"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not at.exception and "No runs yet" in at.caption[0].value

@@ -9,13 +9,27 @@ from .runs import list_runs
 from .train import DEFAULT_CORPUS
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNS_DIR = Path(os.environ.get("W2V_RUNS_DIR") or ROOT / "runs")
-CORPORA_DIR = Path(os.environ.get("W2V_CORPORA_DIR") or ROOT / "corpora")
 SAMPLE_CORPUS = DEFAULT_CORPUS
 
 
-def runs_table(root: str | os.PathLike = RUNS_DIR) -> list[dict]:
+def runs_dir() -> Path:
+    """The runs folder: $W2V_RUNS_DIR (read at each call), else runs/ in the project."""
+    return Path(os.environ.get("W2V_RUNS_DIR") or ROOT / "runs")
+
+
+def corpora_dir() -> Path:
+    """Uploaded corpora: $W2V_CORPORA_DIR, else corpora/ in the project."""
+    return Path(os.environ.get("W2V_CORPORA_DIR") or ROOT / "corpora")
+
+
+def vectors_dir() -> Path:
+    """Uploaded word2vec files: $W2V_VECTORS_DIR, else vectors/ in the project."""
+    return Path(os.environ.get("W2V_VECTORS_DIR") or ROOT / "vectors")
+
+
+def runs_table(root: str | os.PathLike | None = None) -> list[dict]:
     """One row per run: name, state, progress, settings and final scores."""
+    root = root or runs_dir()
     rows = []
     for run in list_runs(root):
         cfg = run.config().get("train", {})

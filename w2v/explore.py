@@ -22,24 +22,16 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from .app_support import runs_dir, vectors_dir
 from .corpus import Vocab
 from .errors import W2VError
 from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
 from .runs import Run, list_runs, safe_name
 from .vectors import TABLES, WordVectors
 
-ROOT = Path(__file__).resolve().parent.parent
 VECTOR_SUFFIXES = (".txt", ".vec", ".bin", ".w2v")
 
 
-def runs_dir() -> Path:
-    """The runs folder, $W2V_RUNS_DIR read at call time (default runs/ in the project)."""
-    return Path(os.environ.get("W2V_RUNS_DIR") or ROOT / "runs")
-
-
-def vectors_dir() -> Path:
-    """Where uploaded word2vec files are kept: $W2V_VECTORS_DIR (default vectors/)."""
-    return Path(os.environ.get("W2V_VECTORS_DIR") or ROOT / "vectors")
 
 
 # --- vector sources -------------------------------------------------------------------------

@@ -35,7 +35,7 @@ LOCK_NAME = ".train.lock"
 MIN_WORDS = 100  # an upload with fewer words cannot train anything
 CORPUS_SUFFIXES = (".txt", ".gz", ".bz2", ".xz")
 CHOICES = {"device": ["auto", "cpu", "cuda"], "mode": ["skipgram", "cbow"], "recipe": ["word2vec", "seed"],
-           "noise": ["pair", "pool", "window"], "eval": ["epoch", "final", "none"]}
+           "noise": ["pool", "pair", "window"], "eval": ["epoch", "final", "none"]}
 HELP = {"epochs": "passes over the corpus", "min_lr": "final learning rate, reached at the end of the run",
         "seed": "random seed: the same seed and settings train the same vectors",
         "threads": "CPU threads (0 = all cores)",
@@ -44,14 +44,7 @@ ACTIVE = ("starting", "running")
 _procs: dict[int, subprocess.Popen] = {}  # children of this process, reaped when polled
 
 
-def runs_dir() -> Path:
-    """The runs folder: $W2V_RUNS_DIR, read at each call, else app_support.RUNS_DIR."""
-    return Path(os.environ.get("W2V_RUNS_DIR") or app_support.RUNS_DIR)
-
-
-def corpora_dir() -> Path:
-    """The uploaded corpora folder: $W2V_CORPORA_DIR, read at each call, else app_support.CORPORA_DIR."""
-    return Path(os.environ.get("W2V_CORPORA_DIR") or app_support.CORPORA_DIR)
+runs_dir, corpora_dir = app_support.runs_dir, app_support.corpora_dir
 
 
 # ---------------------------------------------------------------- corpora
