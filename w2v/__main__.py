@@ -54,10 +54,10 @@ def _add_train(sub) -> None:
     p.add_argument("--mode", default=d.mode, choices=["skipgram", "cbow"], help="default skipgram")
     p.add_argument("--recipe", default=d.recipe, choices=["word2vec", "seed"],
                    help="word2vec (default) or seed: the lecture's uniform(-1,1) init, Adam, autograd")
-    p.add_argument("--noise", default=d.noise, choices=["pair", "pool", "window"],
-                   help="pair: fresh noise words for every pair, as word2vec.c and gensim (default); "
-                        "pool: each pair picks its noise words from 2x as many drawn per window; "
-                        "window: a window's pairs share one draw (fastest; see the README's benchmark)")
+    p.add_argument("--noise", default=d.noise, choices=["pool", "pair", "window"],
+                   help="how noise words are drawn: pool (default): each window draws 2K and every pair "
+                        "picks K of them; pair: K fresh ones for every pair, as word2vec.c and gensim; "
+                        "window: a window's pairs share K (fastest, lower analogy accuracy)")
     p.add_argument("--keep-punct", action="store_true", help="keep punctuation marks as tokens")
     p.add_argument("--eval", default=d.eval, choices=["epoch", "final", "none"],
                    help="when to score analogies and WordSim-353 (default: every epoch)")

@@ -44,8 +44,8 @@ def _flags(native: bool) -> list[str]:
 
 
 def library_path(cxx: str) -> Path:
-    key = hashlib.sha256(SOURCE.read_bytes() + cxx.encode() + platform.machine().encode()
-                         + platform.node().encode()).hexdigest()[:16]
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join([cxx, *_flags(True)]).encode()
+                         + platform.machine().encode() + platform.node().encode()).hexdigest()[:16]
     return cache_dir() / f"w2v_kernel_{key}.so"
 
 

@@ -67,7 +67,7 @@ class TrainConfig:
     recipe: str = "word2vec"  # word2vec | seed (the lecture: uniform(-1,1) init, Adam)
     keep_punct: bool = False  # punctuation marks become tokens, as in the lecture
     ns_exponent: float = 0.75
-    noise: str = "pair"  # noise words: fresh per pair (word2vec.c) | pool | window (see --noise)
+    noise: str = "pool"  # noise words: pool (default) | pair (word2vec.c) | window (see --noise)
     eval: str = "epoch"  # benchmarks: epoch | final | none
     probe_words: tuple[str, ...] = ()  # words whose neighbours are recorded each epoch
 
