@@ -13,7 +13,7 @@ st.markdown(
 st.info(
     f"Bundled sample corpus: **{SAMPLE_CORPUS.name}** — the first 2.1 M words of English Wikipedia "
     "(text8). Train it from a terminal with `python -m w2v train --out runs/sample`.",
-    icon="📚",
+    icon=":material/menu_book:",
 )
 table = runs_table()
 st.subheader("Runs")

@@ -16,8 +16,9 @@ from w2v.errors import W2VError
 from w2v.runs import Run, list_runs
 from w2v.train import TrainConfig
 
-STATE_ICON = {"starting": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏸️", "interrupted": "⚠️",
-              "failed": "❌"}
+STATE_ICON = {"starting": ":material/hourglass_top:", "running": ":material/directions_run:",
+              "finished": ":material/check_circle:", "stopped": ":material/pause_circle:",
+              "interrupted": ":material/warning:", "failed": ":material/error:"}
 
 
 def duration(s) -> str:

@@ -230,7 +230,7 @@ def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct
     return vocab, CorpusStats(tokens=n_tokens, types=len(types), paragraphs=n_par)
 
 
-def _remap_file(src: str, dst: Path, remap: np.ndarray, chunk: int = 1 << 22) -> None:
+def _remap_file(src: str, dst: Path, remap: np.ndarray, chunk: int = 1 << 20) -> None:
     tmp_dst = dst.with_name(dst.name + ".tmp")
     with open(src, "rb") as fi, open(tmp_dst, "wb") as fo:
         while True:
