@@ -254,6 +254,13 @@ def read_chunks(ids_path: str | os.PathLike, chunk_tokens: int) -> Iterator[np.n
             yield ids
 
 
+def read_chunk(ids_path: str | os.PathLike, index: int, chunk_tokens: int) -> np.ndarray:
+    """Chunk `index` of an encoded corpus (a rank reads only its own chunks)."""
+    with open(ids_path, "rb") as f:
+        f.seek(index * chunk_tokens * 4)
+        return np.fromfile(f, dtype=np.int32, count=chunk_tokens)
+
+
 def count_chunks(ids_path: str | os.PathLike, chunk_tokens: int) -> int:
     n = os.path.getsize(ids_path) // 4
     return max(1, -(-n // chunk_tokens))

@@ -33,8 +33,9 @@ import numpy as np
 import torch
 
 from . import kernel as _kernel
-from .corpus import (AliasSampler, Vocab, count_chunks, make_pair_positions, read_chunks,
+from .corpus import (AliasSampler, Vocab, count_chunks, make_pair_positions, read_chunk,
                      reduced_windows, scan_corpus, subsample)
+from .distributed import Group
 from .errors import W2VError
 from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
 from .model import NegativeSamplingLoss, SkipGramNeg, cbow_window_step, sgns_pairs_step
@@ -43,6 +44,7 @@ from .vectors import WordVectors
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "text8-prefix.txt.gz"
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk: one progress event each
+SYNCS_PER_CHUNK = 8  # under torchrun: ranks merge their updates 8 times a chunk
 NOISE_POOL = {"pair": -1, "pool": 2, "window": 0}  # the kernel's noise_pool for each --noise
 
 
@@ -271,8 +273,47 @@ def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: Trai
 
     `stop()` is polled between chunks: when it returns True a checkpoint is written and the run
     ends as 'stopped' (resume it with resume=True). Raises W2VError on bad input."""
-    run = Run(out)
     started = time.time()
+    device = (config or TrainConfig()).device
+    group = Group("cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu")
+    run = Run(out) if group.is_main else _ReadOnlyRun(out)
+    try:
+        if group.is_main:
+            try:
+                cfg, corpus = _prepare(run, corpus, config, resume, started)
+            except W2VError as e:
+                group.share_error(str(e))
+                raise
+            group.share_error(None)
+        else:  # the other ranks take what rank 0 prepared
+            group.share_error(None)
+            saved = run.config()
+            cfg, corpus = TrainConfig.from_dict(saved["train"]), saved["corpus"]
+            if config is not None:
+                cfg = dataclasses.replace(cfg, threads=config.threads, device=config.device)
+        if group.active:
+            cfg = dataclasses.replace(cfg, device=group.device(cfg.resolved_device()),
+                                      threads=cfg.threads or max(1, cfg.resolved_threads() // group.local_world))
+        run.write_status(state="starting", pid=os.getpid(), started=started, epochs=cfg.epochs, error=None,
+                         ranks=group.world)
+        try:
+            return _train(run, Path(corpus), cfg, resume, callback, stop or (lambda: False),
+                          analogies, similarity, started, group)
+        except KeyboardInterrupt:
+            run.write_status(state="interrupted", error="interrupted before a checkpoint was written")
+            raise
+        except W2VError as e:
+            run.write_status(state="failed", error=str(e))
+            raise
+        except Exception as e:
+            run.write_status(state="failed", error=f"{e.__class__.__name__}: {e}")
+            raise
+    finally:
+        group.close()
+
+
+def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started: float):
+    """Check the request and write config.json: the settings (saved ones on resume) and corpus."""
     if resume:
         if not run.exists():
             raise W2VError(f"{run.path} is not a run directory: nothing to resume (drop --resume to start it)")
@@ -281,41 +322,40 @@ def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: Trai
         if config is not None:  # where a job runs may change on resume; what it trains may not
             cfg = dataclasses.replace(cfg, threads=config.threads, device=config.device)
         cfg = cfg.validate()
-        corpus = saved["corpus"]
         if run.status().get("state") == "finished":
             raise W2VError(f"run {run.name} has already finished: train a new run with another --out")
         if run.status().get("state") == "running":
             raise W2VError(f"run {run.name} is being trained by process {run.status().get('pid')}: stop it first")
-    else:
-        cfg = (config or TrainConfig()).validate()
-        corpus = Path(corpus or DEFAULT_CORPUS)
-        if not corpus.exists():
-            raise W2VError(f"corpus {corpus} does not exist: give the path of a .txt, .gz or .bz2 file")
-        if corpus.is_dir():
-            raise W2VError(f"corpus {corpus} is a directory: give the path of a .txt, .gz or .bz2 file")
-        if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
-            raise W2VError(f"{run.path} already exists: pass --resume to continue it, or choose another --out")
-        run.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run.config_path, {"train": asdict(cfg), "corpus": str(Path(corpus).resolve()),
-                                            "created": started, "format": 1})
-    run.write_status(state="starting", pid=os.getpid(), started=started, epochs=cfg.epochs,
-                     error=None)
-    try:
-        return _train(run, Path(corpus), cfg, resume, callback, stop or (lambda: False),
-                      analogies, similarity, started)
-    except KeyboardInterrupt:
-        run.write_status(state="interrupted", error="interrupted before a checkpoint was written")
-        raise
-    except W2VError as e:
-        run.write_status(state="failed", error=str(e))
-        raise
-    except Exception as e:
-        run.write_status(state="failed", error=f"{e.__class__.__name__}: {e}")
-        raise
+        return cfg, saved["corpus"]
+    cfg = (config or TrainConfig()).validate()
+    corpus = Path(corpus or DEFAULT_CORPUS)
+    if not corpus.exists():
+        raise W2VError(f"corpus {corpus} does not exist: give the path of a .txt, .gz or .bz2 file")
+    if corpus.is_dir():
+        raise W2VError(f"corpus {corpus} is a directory: give the path of a .txt, .gz or .bz2 file")
+    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+        raise W2VError(f"{run.path} already exists: pass --resume to continue it, or choose another --out")
+    run.path.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(run.config_path, {"train": asdict(cfg), "corpus": str(Path(corpus).resolve()),
+                                        "created": started, "format": 1})
+    return cfg, corpus
+
+
+class _ReadOnlyRun(Run):
+    """The run directory as ranks other than 0 see it: they read it, only rank 0 writes."""
+
+    def write_status(self, **fields):
+        return fields
+
+    def append_metric(self, event):
+        pass
+
+    def save_checkpoint(self, epoch, chunk, in_vectors, out_vectors, state):
+        return self.checkpoint_path(epoch, chunk)
 
 
 def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, stop,
-           analogies, similarity, started: float) -> dict:
+           analogies, similarity, started: float, group: Group) -> dict:
     ckpts = run.checkpoints() if resume else []
     if ckpts and run.vocab_path.exists() and run.ids_path.exists():
         vocab = Vocab.load(run.vocab_path)
@@ -324,17 +364,26 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
         epoch, chunk0, words_done = state["epoch"], state["chunk"], state["words_done"]
         corpus_tokens = state.get("corpus_tokens")
     else:
-        run.write_status(state="running", phase="reading corpus")
-        t0 = time.time()
-        vocab, stats = scan_corpus(corpus, run.ids_path, cfg.keep_punct, cfg.min_count,
-                                   cfg.max_vocab or None,
-                                   progress=lambda n: run.write_status(words_read=n))
-        vocab.save(run.vocab_path)
-        corpus_tokens = stats.tokens
+        if group.is_main:
+            run.write_status(state="running", phase="reading corpus")
+            t0 = time.time()
+            try:
+                vocab, stats = scan_corpus(corpus, run.ids_path, cfg.keep_punct, cfg.min_count,
+                                           cfg.max_vocab or None,
+                                           progress=lambda n: run.write_status(words_read=n))
+                vocab.save(run.vocab_path)
+            except W2VError as e:
+                group.share_error(str(e))
+                raise
+            group.share_error(None)
+            corpus_tokens = stats.tokens
+            _emit(run, callback, {"event": "vocab", "tokens": stats.tokens, "types": stats.types,
+                                  "vocab_size": len(vocab), "vocab_tokens": vocab.total,
+                                  "seconds": round(time.time() - t0, 3)})
+        else:
+            group.share_error(None)  # waits for rank 0's vocabulary and encoded corpus
+            vocab, corpus_tokens = Vocab.load(run.vocab_path), None
         tables, epoch, chunk0, words_done = None, 0, 0, 0
-        _emit(run, callback, {"event": "vocab", "tokens": stats.tokens, "types": stats.types,
-                              "vocab_size": len(vocab), "vocab_tokens": vocab.total,
-                              "seconds": round(time.time() - t0, 3)})
     probes = list(cfg.probe_words) or default_probe_words(vocab, cfg.seed)
     engine = _Engine(cfg, vocab, tables)
     keep_prob = vocab.keep_prob(cfg.sample)
@@ -368,18 +417,38 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
         checkpoint(0, 0)
     train_seconds, session_words, step = 0.0, 0, 0
     scores: dict = {}
+    live = [engine.in_w, engine.out_w]
+    snapshots = [t.clone() for t in live] if group.active else []
+    W = group.world  # rank r trains chunks r, r + W, ...; a round is W chunks, then updates merge
     while epoch < cfg.epochs:
-        for chunk, raw in enumerate(read_chunks(run.ids_path, CHUNK_TOKENS)):
-            if chunk < chunk0:
+        for first in range(0, n_chunks, W):
+            if first + W <= chunk0:
                 continue
             t0 = time.time()
-            rng = np.random.default_rng([cfg.seed, epoch, chunk])
-            ids, para = subsample(raw, keep_prob, rng)
-            b = reduced_windows(len(ids), cfg.window, rng)
-            n_words = int((raw >= 0).sum())
-            lr0, lr1 = lr_at(words_done), lr_at(words_done + n_words)
-            pos, neg, tracked, n_pairs = engine.train_chunk(ids, para, b, lr0, lr1, rng,
-                                                   _chunk_seed(cfg.seed, epoch, chunk))
+            chunk = first + group.rank
+            pos = neg = tracked = n_pairs = n_words = 0
+            parts = [slice(0, 0)] * SYNCS_PER_CHUNK
+            if chunk0 <= chunk < n_chunks:
+                raw = read_chunk(run.ids_path, chunk, CHUNK_TOKENS)
+                rng = np.random.default_rng([cfg.seed, epoch, chunk])
+                ids, para = subsample(raw, keep_prob, rng)
+                b = reduced_windows(len(ids), cfg.window, rng)
+                n_words = int((raw >= 0).sum())
+                ahead = group.rank * n_words  # about where this chunk falls in the round
+                lr0, lr1 = lr_at(words_done + ahead), lr_at(words_done + ahead + n_words)
+                cut = np.linspace(0, len(ids), SYNCS_PER_CHUNK + 1).astype(int) if group.active else [0, len(ids)]
+                parts = [slice(a, z) for a, z in zip(cut[:-1], cut[1:])]
+            for k, part in enumerate(parts):  # ranks merge their updates after each part
+                if part.stop > part.start:
+                    f0, f1 = part.start / len(ids), part.stop / len(ids)
+                    p_, n_, t_, c_ = engine.train_chunk(ids[part], para[part], b[part], lr0 + (lr1 - lr0) * f0,
+                                                        lr0 + (lr1 - lr0) * f1, rng,
+                                                        _chunk_seed(cfg.seed, epoch, chunk) + k)
+                    pos, neg, tracked, n_pairs = pos + p_, neg + n_, tracked + t_, n_pairs + c_
+                group.merge_updates(live, snapshots)
+            n_words, pos, neg, tracked, n_pairs = group.sum([n_words, pos, neg, tracked, n_pairs])
+            n_words, n_pairs = int(n_words), int(n_pairs)
+            last = min(first + W, n_chunks)  # the next chunk to train
             words_done += n_words
             pairs_done += n_pairs
             session_words += n_words
@@ -389,18 +458,21 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
             eta = (words_total - words_done) / max(wps, 1e-9)
             lp = pos / tracked if tracked else float("nan")
             ln = neg / tracked if tracked else float("nan")
-            _emit(run, callback, {"event": "step", "step": step, "epoch": epoch, "chunk": chunk,
-                                  "chunks": n_chunks, "words_done": words_done, "words_total": words_total, "pairs": pairs_done,
-                                  "lr": lr1, "loss": _r(lp + ln), "loss_pos": _r(lp), "loss_neg": _r(ln),
+            _emit(run, callback, {"event": "step", "step": step, "epoch": epoch, "chunk": last - 1,
+                                  "chunks": n_chunks, "words_done": words_done, "words_total": words_total,
+                                  "pairs": pairs_done, "lr": lr_at(words_done), "loss": _r(lp + ln),
+                                  "loss_pos": _r(lp), "loss_neg": _r(ln),
                                   "words_per_sec": round(wps, 1), "eta_s": round(eta, 1)})
             run.write_status(words_done=words_done, progress=words_done / words_total, epoch=epoch,
                              words_per_sec=round(wps, 1), eta_s=round(eta, 1))
-            if stop():
-                path = checkpoint(epoch, chunk + 1, wait=True)
-                _emit(run, callback, {"event": "stopped", "epoch": epoch, "chunk": chunk + 1,
+            if group.any(stop()):
+                path = checkpoint(epoch, last, wait=True)
+                _emit(run, callback, {"event": "stopped", "epoch": epoch, "chunk": last,
                                       "words_done": words_done, "checkpoint": path.name})
                 return run.write_status(state="stopped", phase="stopped", checkpoint=path.name)
         epoch, chunk0 = epoch + 1, 0
+        if not group.is_main:
+            continue
         i, o = engine.tables()
         wv = WordVectors(vocab.words, i, vocab.counts)
         ev = {"event": "epoch", "epoch": epoch, "words_done": words_done,
@@ -414,9 +486,10 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
     for f in pending:
         f.result()
     writer.shutdown()
-    i, o = engine.tables()
-    atomic_save_npy(run.in_vectors_path, i)
-    atomic_save_npy(run.out_vectors_path, o)
+    if group.is_main:
+        i, o = engine.tables()
+        atomic_save_npy(run.in_vectors_path, i)
+        atomic_save_npy(run.out_vectors_path, o)
     seconds = time.time() - started
     _emit(run, callback, {"event": "end", "words_done": words_done, "seconds": round(seconds, 3),
                           "train_seconds": round(train_seconds, 3), "scores": scores})
