@@ -188,7 +188,7 @@ class _Engine:
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         return self.in_w.cpu().numpy().copy(), self.out_w.cpu().numpy().copy()
 
-    def train_chunk(self, ids, para, b, lr0, lr1, rng, seed) -> tuple[float, float, int]:
+    def train_chunk(self, ids, para, b, lr0, lr1, rng, seed) -> tuple[float, float, int, int]:
         """Returns (positive loss sum, negative loss sum, pairs those sums cover, pairs trained)."""
         if self.name == "kernel":
             s = _kernel.train_chunk(self.lib, self.in_w, self.out_w, ids, para, b, self.alias.prob,
@@ -224,9 +224,10 @@ class _Engine:
             return pos_sum, neg_sum, pairs, pairs
         cp, xp = t(centre_pos), t(ctx_pos)
         B = self.batch_size
+        sums = torch.zeros(2, dtype=torch.float64, device=dev)  # summed on the device: no sync per step
         for s in range(0, len(cp), B):
             c, x = cp[s:s + B], xp[s:s + B]
-            lr = lr0 + (lr1 - lr0) * (float(c[0]) / max(n, 1))
+            lr = lr0 + (lr1 - lr0) * (centre_pos[s] / max(n, 1))
             if self.name == "torch":
                 noise = negs_t[s:s + B] if per_pair else negs_t[c]
                 pos, neg = sgns_pairs_step(self.in_w, self.out_w, ids_t[x], ids_t[c], noise, lr)
@@ -239,9 +240,10 @@ class _Engine:
                 self.optimizer.step()
                 pos = self.criterion.positive * len(c)
                 neg = self.criterion.negative * len(c)
-            pos_sum += float(pos.sum())
-            neg_sum += float(neg.sum())
+            sums[0] += pos.sum()
+            sums[1] += neg.sum()
             pairs += len(c)
+        pos_sum, neg_sum = sums.tolist()
         return pos_sum, neg_sum, pairs, pairs
 
 
