@@ -200,6 +200,8 @@ def live_view(name: str, active: bool) -> None:
 names = [r.name for r in list_runs(jobs.runs_dir())]
 if job and job["run"] not in names:
     names.insert(0, job["run"])  # launched, its run directory not written yet
+if (w := st.session_state.get("watch")) and w not in names and (jobs.runs_dir() / f"{w}.log").exists():
+    names.insert(0, w)  # a job refused before it wrote a run: its log says why
 if job and st.session_state.get("watch") not in names:
     st.session_state["watch"] = job["run"]
 if names:

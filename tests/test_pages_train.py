@@ -68,7 +68,7 @@ def test_tiny_training_from_the_page_to_the_end(env):
     run = Run(runs / "tiny-one")
     assert at.session_state["watch"] == "tiny-one" and (runs / "tiny-one.log").exists()
     at = poll_until(at, run, lambda st: st.get("state") == "finished")
-    assert header(at) == "✅ tiny-one: finished"
+    assert header(at) == ":material/check_circle: tiny-one: finished"
     cfg = run.config()["train"]
     assert (cfg["dim"], cfg["epochs"], cfg["min_count"], cfg["eval"]) == (10, 2, 1, "none")
     assert len(at.get("plotly_chart")) == 1  # the loss chart
@@ -108,11 +108,11 @@ def test_second_start_refused_then_stop_and_resume_from_the_page(env):
     click(at, "Stop")
     assert jobs.wait("long")["state"] == "stopped"
     at.run()
-    assert header(at) == "⏸️ long: stopped"
+    assert header(at) == ":material/pause_circle: long: stopped"
     click(at, "Resume")
     assert not at.exception and not at.error
     at = poll_until(at, run, lambda st: st.get("state") == "finished")
-    assert header(at) == "✅ long: finished" and run.status()["epoch"] == 100
+    assert header(at) == ":material/check_circle: long: finished" and run.status()["epoch"] == 100
     kinds = [e["event"] for e in run.metrics()[0]]
     assert kinds.count("start") == 2 and "stopped" in kinds and kinds[-1] == "end"
 
@@ -127,7 +127,7 @@ def test_interrupted_run_offers_resume_and_delete_asks_first(env):
     atomic_write_json(run.status_path, {"state": "running", "pid": p.pid, "progress": 0.4})
     run.save_checkpoint(0, 1, np.zeros((2, 10), "float32"), np.zeros((2, 10), "float32"), {"epoch": 0})
     at = AppTest.from_file(PAGE, default_timeout=60).run()
-    assert header(at) == "⚠️ crashed: interrupted" and "Resume continues" in at.warning[0].value
+    assert header(at) == ":material/warning: crashed: interrupted" and "Resume continues" in at.warning[0].value
     assert any(b.label == "Resume" for b in at.button)
     at.selectbox(key="delete_target").set_value("crashed")
     click(at, "Delete…")

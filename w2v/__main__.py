@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -88,6 +89,8 @@ def config_from_args(a):
 def cmd_train(a) -> int:
     from .train import train
     cfg = config_from_args(a)
+    if int(os.environ.get("RANK", "0")) > 0:
+        a.quiet = True  # under torchrun, rank 0 reports for all
 
     stop = threading.Event()
 
@@ -131,7 +134,16 @@ def cmd_train(a) -> int:
         elif kind in ("end", "stopped") and bar is not None:
             bar.close()
 
-    status = train(a.corpus, a.out, cfg, resume=a.resume, callback=on_event, stop=stop.is_set)
+    out = Path(a.out)
+    existed = out.exists()
+    fresh = not a.resume and (not existed or (out.is_dir() and not any(out.iterdir())))
+    try:
+        status = train(a.corpus, a.out, cfg, resume=a.resume, callback=on_event, stop=stop.is_set)
+    except W2VError:
+        if fresh and int(os.environ.get("RANK", "0")) == 0:  # refused before training (a bad corpus):
+            # leave no failed run behind (under torchrun, rank 0 owns the run directory)
+            _remove_new_run(out, keep_folder=existed)
+        raise
     if status.get("state") == "stopped":
         print(f"stopped; checkpoint saved in {a.out}: continue with "
               f"python -m w2v train --out {a.out} --resume", file=sys.stderr)
@@ -139,6 +151,19 @@ def cmd_train(a) -> int:
     if not a.quiet:
         print(f"finished in {status['seconds']:.1f} s; vectors in {a.out}", file=sys.stderr)
     return 0
+
+
+def _remove_new_run(out: Path, keep_folder: bool) -> None:
+    """Undo what this command wrote into a new (or empty) run directory, unless training got
+    as far as a checkpoint."""
+    import shutil
+    from .runs import Run
+    run = Run(out)
+    if not out.is_dir() or run.checkpoints() or run.in_vectors_path.exists():
+        return
+    shutil.rmtree(out, ignore_errors=True)
+    if keep_folder:
+        out.mkdir(exist_ok=True)
 
 
 def _load(path: str, table: str = "input"):

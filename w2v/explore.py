@@ -79,18 +79,33 @@ def load_vectors(kind: str, path: str, table: str = "input", checkpoint: str | N
 
 def save_upload(filename: str, data: bytes) -> Path:
     """Keep an uploaded word2vec file under vectors_dir() with a safe name; it is read once to
-    check it, and removed again (with the reason raised as W2VError) when it cannot be read."""
-    stem, suffix = os.path.splitext(os.path.basename(filename))
+    check it, and removed again (with the reason raised as W2VError) when it cannot be read.
+    A stored file is never overwritten: another upload of the same name gets `<name>-2`, and
+    the same file again is reused."""
+    base = os.path.basename(str(filename or "vectors").replace("\\", "/"))
+    stem, suffix = os.path.splitext(base)
     suffix = suffix.lower() if suffix.lower() in VECTOR_SUFFIXES else ".txt"
     folder = vectors_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{safe_name(stem, 'vectors')}{suffix}"
+    stem = safe_name(stem, "vectors")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".upload-", suffix=suffix)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        WordVectors.load_word2vec(tmp)
-        os.replace(tmp, path)
+        try:
+            WordVectors.load_word2vec(tmp)
+        except W2VError as e:  # name the upload, not the temporary file
+            raise W2VError(str(e).replace(tmp, base).replace(os.path.basename(tmp), base)) from None
+        path, k = folder / f"{stem}{suffix}", 1
+        while True:
+            try:
+                os.link(tmp, path)  # never replaces: two uploads of one name cannot overwrite
+                break
+            except FileExistsError:
+                if path.stat().st_size == len(data) and path.read_bytes() == bytes(data):
+                    return path
+                k += 1
+                path = folder / f"{stem}-{k}{suffix}"
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

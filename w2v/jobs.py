@@ -11,6 +11,7 @@ started; a lock whose pid is dead is stale and ignored.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -32,6 +33,7 @@ from .runs import Run, atomic_write_json, list_runs, pid_alive, read_json, safe_
 from .train import TrainConfig
 
 LOCK_NAME = ".train.lock"
+GUARD_NAME = ".train.guard"  # serialises taking the lock
 MIN_WORDS = 100  # an upload with fewer words cannot train anything
 CORPUS_SUFFIXES = (".txt", ".gz", ".bz2", ".xz")
 CHOICES = {"device": ["auto", "cpu", "cuda"], "mode": ["skipgram", "cbow"], "recipe": ["word2vec", "seed"],
@@ -75,6 +77,11 @@ def save_upload(filename: str, data: bytes | BinaryIO, min_words: int = MIN_WORD
     existing file is never overwritten (an identical one is reused). Raises W2VError, leaving
     nothing stored, for an empty, binary, non-UTF-8, truncated or too-short upload."""
     d = corpora_dir()
+    with _writable(d, "the corpora folder"):
+        return _save_upload(d, filename, data, min_words)
+
+
+def _save_upload(d: Path, filename: str, data: bytes | BinaryIO, min_words: int) -> Path:
     d.mkdir(parents=True, exist_ok=True)
     base = Path(str(filename or "corpus").replace("\\", "/")).name
     for suffix in (".gz", ".bz2", ".xz", ".txt"):
@@ -201,9 +208,28 @@ def active_job(root: str | os.PathLike | None = None) -> dict | None:
     return None
 
 
+@contextlib.contextmanager
+def _writable(folder: Path, what: str = "the runs folder"):
+    """An OSError (a folder that is a file, read-only, a full disk) as a one-line W2VError."""
+    try:
+        yield
+    except OSError as e:
+        raise W2VError(f"cannot write to {what} {folder} ({e.strerror or e}): make it a folder you can "
+                       "write to, with free disk space (or set W2V_RUNS_DIR / W2V_CORPORA_DIR)") from None
+
+
 def _acquire(root: Path, name: str) -> None:
-    """Take the lock for `name` (O_EXCL: two starts cannot both win) or refuse naming the job."""
+    """Take the lock for `name` (O_EXCL: two starts cannot both win) or refuse naming the job.
+    Servers sharing the runs folder take turns here (flock on RUNS/.train.guard): between one's
+    check and its lock, another could otherwise read a lock not written yet as stale."""
+    import fcntl
     root.mkdir(parents=True, exist_ok=True)
+    with open(root / GUARD_NAME, "a") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        _acquire_locked(root, name)
+
+
+def _acquire_locked(root: Path, name: str) -> None:
     job = active_job(root)
     if job:
         raise W2VError(f"run {job['run']} is training (process {job['pid']}): "
@@ -278,8 +304,9 @@ def start(corpus: str | os.PathLike, cfg: TrainConfig, name: str | None = None) 
     name = safe_name(name) if name else new_run_name(corpus, root)
     if (root / name).exists() or (root / f"{name}.log").exists():
         raise W2VError(f"a run named {name} already exists: choose another name")
-    _acquire(root, name)
-    _launch(root, name, [str(corpus.resolve()), "--out", str(root / name), *cli_args(cfg)])
+    with _writable(root):
+        _acquire(root, name)
+        _launch(root, name, [str(corpus.resolve()), "--out", str(root / name), *cli_args(cfg)])
     return name
 
 
@@ -292,8 +319,9 @@ def resume(name: str) -> str:
         raise W2VError(f"run {run.name} is {state or 'not started'}: only a stopped or interrupted run can resume")
     if not run.checkpoints():
         raise W2VError(f"run {run.name} has no checkpoint to resume from: start a new run instead")
-    _acquire(root, run.name)
-    _launch(root, run.name, ["--out", str(run.path), "--resume"])
+    with _writable(root):
+        _acquire(root, run.name)
+        _launch(root, run.name, ["--out", str(run.path), "--resume"])
     return run.name
 
 

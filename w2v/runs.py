@@ -75,8 +75,8 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return default
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return default  # missing (or below a plain file), or not whole JSON
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -1,0 +1,105 @@
+"""Load: several browser sessions watch a running job on the Train page (each polls it every
+second). The server must keep answering and every session must see the run finish; the trainer's
+speed under that load, against the same training with no one watching, is written to
+test-artifacts/load.json and printed (a figure to report, not asserted: the machine is shared)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+
+from .conftest import ARTIFACTS, ROOT
+
+SESSIONS = 4
+
+
+def train(corpus, out) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "w2v", "train", str(corpus), "--out", str(out), "--dim", "32",
+                             "--epochs", "8", "--threads", "1", "--eval", "none", "--quiet"],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to tell the server's share of the load."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def words_per_sec(run) -> float:
+    st = json.loads((run / "status.json").read_text())
+    assert st["state"] == "finished", st
+    return st["words_done"] / st["train_seconds"]
+
+
+def test_sessions_watching_a_job(app, browser, shots, tmp_path):
+    from playwright.sync_api import expect
+    corpus = tmp_path / "c.txt"
+    with gzip.open(ROOT / "data" / "text8-prefix.txt.gz", "rt") as f:
+        text = f.read(4_300_000)
+    corpus.write_text(text[: text.rfind(" ")])
+    runs = app.dirs["W2V_RUNS_DIR"]
+    runs.mkdir(parents=True, exist_ok=True)
+
+    quiet = tmp_path / "quiet-run"  # the same training with no server load: outside the runs folder
+    p = train(corpus, quiet)
+    assert p.wait(300) == 0, p.stderr.read()
+    base = words_per_sec(quiet)
+
+    pages = [browser.new_page(viewport={"width": 1200, "height": 900}) for _ in range(SESSIONS)]
+    for page in pages:
+        page.set_default_timeout(60_000)
+        page.goto(app.url + "/")
+        page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
+        expect(page.get_by_role("button", name="Start training")).to_be_visible(timeout=60_000)
+
+    latencies, stop = [], threading.Event()
+
+    def ping():  # the server's health endpoint, as a load balancer would poll it
+        while not stop.is_set():
+            t = time.time()
+            with urllib.request.urlopen(f"{app.url}/_stcore/health", timeout=30) as r:
+                assert r.status == 200
+            latencies.append(time.time() - t)
+            stop.wait(0.5)
+    pinger = threading.Thread(target=ping, daemon=True)
+
+    p = train(corpus, runs / "watched")
+    server0, t0 = cpu_seconds(app.proc.pid), time.time()
+    try:
+        pinger.start()
+        deadline = time.time() + 120  # the job is running before the sessions look for it
+        while not (runs / "watched" / "metrics.jsonl").exists() and p.poll() is None:
+            assert time.time() < deadline, "the job did not start"
+            time.sleep(0.1)
+        for page in pages:  # each session finds the job (a CLI job counts as active) and polls it
+            page.reload()
+            expect(page.get_by_role("heading", name="watched: running")).to_be_visible(timeout=60_000)
+        assert p.wait(300) == 0, p.stderr.read()
+        server_cpu, wall = cpu_seconds(app.proc.pid) - server0, time.time() - t0
+        for page in pages:
+            expect(page.get_by_role("heading", name="watched: finished")).to_be_visible(timeout=120_000)
+        shots(pages[0], "watched-finished")
+    finally:
+        stop.set()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    pinger.join(60)
+    loaded = words_per_sec(runs / "watched")
+    figure = {"sessions": SESSIONS, "words_per_sec_alone": round(base), "words_per_sec_watched": round(loaded),
+              "ratio": round(loaded / base, 3), "server_cpu_share": round(server_cpu / wall, 3),
+              "cores": os.cpu_count(), "health_checks": len(latencies),
+              "health_max_s": round(max(latencies), 3) if latencies else None}
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "load.json").write_text(json.dumps(figure, indent=1) + "\n")
+    print(f"\nload test: {figure}")
+    assert latencies, "the server never answered its health check"
+    for page in pages:
+        assert page.get_by_test_id("stException").count() == 0
+        page.close()

@@ -1,0 +1,194 @@
+"""Faults: the trainer killed with SIGKILL mid-epoch (the run stays consistent and --resume
+finishes it with vectors that load), and one training at a time when several app servers (or
+tabs) share a runs folder, under a lock that a dead process cannot hold."""
+
+import gzip
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from w2v import jobs
+from w2v.errors import W2VError
+from w2v.runs import Run, atomic_write_json
+from w2v.train import TrainConfig
+from w2v.vectors import WordVectors
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(cond, timeout=120.0, what="condition"):
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def metric_events(run: Run) -> list[dict]:
+    return run.metrics()[0]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """About 700k tokens: three chunks per epoch, so a kill can land in the middle of one."""
+    path = tmp_path_factory.mktemp("faults") / "c.txt"
+    with gzip.open(ROOT / "data" / "text8-prefix.txt.gz", "rt") as f:
+        text = f.read(4_300_000)
+    path.write_text(text[: text.rfind(" ")])
+    return path
+
+
+def check_consistent(run: Run) -> None:
+    """What a reader finds after the kill: whole JSON files, loadable checkpoints, no vectors."""
+    assert isinstance(json.loads(run.config_path.read_text()), dict)
+    assert isinstance(json.loads(run.status_path.read_text()), dict)
+    for _, _, p in run.checkpoints():
+        i, o, state = Run.load_checkpoint(p)
+        assert i.shape == o.shape and np.isfinite(i).all() and "words_done" in state
+    assert run.status()["state"] == "interrupted"  # the process is gone
+    assert not run.in_vectors_path.exists()  # nothing looks finished
+
+
+@pytest.mark.parametrize("when", ["mid-epoch", "reading"])
+def test_kill_9_then_resume_finishes_with_loadable_vectors(tmp_path, corpus, when):
+    run = Run(tmp_path / "run")
+    cmd = [sys.executable, "-m", "w2v", "train", str(corpus), "--out", str(run.path), "--dim", "16",
+           "--epochs", "2", "--threads", "1", "--eval", "none", "--quiet"]
+    p = subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE)
+    try:
+        if when == "mid-epoch":  # after the second chunk of epoch 1 was trained, before the epoch ends
+            wait_for(lambda: any(e.get("event") == "step" and e["epoch"] == 1 and e["chunk"] >= 1
+                                 for e in metric_events(run)) or p.poll() is not None, what="epoch 1")
+        else:
+            wait_for(lambda: run.status().get("phase") == "reading corpus" or p.poll() is not None,
+                     what="reading")
+        assert p.poll() is None, "the trainer ended before it could be killed: use a larger corpus"
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == -signal.SIGKILL
+    check_consistent(run)
+    if when == "mid-epoch":
+        assert [c[:2] for c in run.checkpoints()] == [(0, 0), (1, 0)]  # resumes at the start of epoch 1
+
+    r = subprocess.run([sys.executable, "-m", "w2v", "train", "--out", str(run.path), "--resume", "--quiet"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    st = run.status()
+    assert st["state"] == "finished" and st["words_done"] == st["words_total"]
+    wv = WordVectors.load(str(run.path))
+    assert len(wv) == st["vocab_size"] and np.isfinite(wv.vectors).all()
+    assert wv.most_similar("the", topn=3)  # they load and answer
+
+
+# ---------------------------------------------------------------- one training at a time
+
+def _contender(root, corpus, name, ready, go, done, results):
+    """One app server: starts a job as soon as `go` is set. The job itself is this process
+    (alive until every contender has answered), so the lock it writes stays valid."""
+    os.environ["W2V_RUNS_DIR"] = root
+    jobs._launch = lambda r, n, args: atomic_write_json(jobs._lock_path(r), {"pid": os.getpid(), "run": n})
+    ready.wait()
+    go.wait()
+    try:
+        jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1), name)
+        results.put(name)
+    except W2VError as e:
+        results.put(f"refused: {e}")
+    done.wait()
+
+
+def test_servers_sharing_a_runs_folder_start_one_job_at_a_time(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma delta " * 100)
+    ctx = multiprocessing.get_context("fork")
+    n = 4
+    for round_ in range(15):
+        root = tmp_path / f"runs{round_}"
+        ready, done = ctx.Barrier(n + 1), ctx.Barrier(n)
+        go, results = ctx.Event(), ctx.Queue()
+        procs = [ctx.Process(target=_contender, args=(str(root), str(corpus), f"job{k}", ready, go, done, results))
+                 for k in range(n)]
+        for p in procs:
+            p.start()
+        ready.wait()
+        go.set()
+        answers = [results.get(timeout=60) for _ in range(n)]
+        for p in procs:
+            p.join(30)
+        winners = [a for a in answers if not a.startswith("refused")]
+        assert len(winners) == 1, f"round {round_}: {answers}"
+        assert all("is training" in a or "being started" in a for a in answers if a.startswith("refused"))
+
+
+def test_a_lock_left_by_a_killed_server_does_not_block_forever(tmp_path, monkeypatch):
+    """The server that took the lock died (kill -9) before its job wrote anything."""
+    monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path / "runs"))
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma delta " * 100)
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    (tmp_path / "runs").mkdir()
+    atomic_write_json(tmp_path / "runs" / jobs.LOCK_NAME, {"pid": server.pid, "run": "half-started"})
+    with pytest.raises(W2VError, match="half-started"):
+        jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1, eval="none", threads=1), "mine")
+    server.kill()
+    server.wait()
+    name = jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1, eval="none", threads=1), "mine")
+    assert jobs.wait(name)["state"] == "finished"
+
+
+# ---------------------------------------------------------------- a runs folder that cannot be written
+
+@pytest.fixture
+def blocked(tmp_path, monkeypatch):
+    """Runs and corpora folders below a plain file: they cannot be created (root or not)."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("W2V_RUNS_DIR", str(blocker / "runs"))
+    monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
+    monkeypatch.chdir(ROOT)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma delta " * 100)
+    return blocker, corpus
+
+
+def test_unwritable_runs_folder_is_a_one_line_message(blocked):
+    blocker, corpus = blocked
+    with pytest.raises(W2VError, match="cannot write to the runs folder") as e:
+        jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1), "x")
+    assert "\n" not in str(e.value) and "W2V_RUNS_DIR" in str(e.value)
+    assert blocker.read_text() == "not a folder"
+
+
+def test_unwritable_runs_folder_on_the_train_page(blocked):
+    from streamlit.testing.v1 import AppTest
+    _, corpus = blocked
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at.session_state["corpus_path"] = str(jobs.save_upload("c.txt", corpus.read_bytes()))
+    at.run()
+    at.number_input(key="cfg-word2vec-min_count").set_value(1)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception
+    assert any("cannot write to the runs folder" in e.value for e in at.error)
+
+
+def test_a_full_disk_during_an_upload_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+    monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(W2VError, match="No space left on device.*free disk space"):
+        jobs.save_upload("book.txt", b"some words here " * 100)
+    assert list((tmp_path / "corpora").iterdir()) == []  # no temporary or half-written file

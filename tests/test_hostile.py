@@ -1,0 +1,197 @@
+"""Hostile input the other test files do not cover, for the CLI and the app's uploads alike: each
+case gets one line that says what to do, exit status 2 (CLI) or an error box (app), no traceback,
+and nothing written or overwritten. Also the deployment settings in .streamlit/config.toml."""
+
+import bz2
+import gzip
+import os
+import random
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from w2v import explore, jobs
+from w2v.errors import W2VError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def w2v(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "w2v", *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("error: ")
+    for w in words:
+        assert w in r.stderr, r.stderr
+
+
+def truncated(compress, text: bytes) -> bytes:
+    data = compress(text)
+    return data[: len(data) // 2]
+
+
+WORDS = " ".join(f"w{i % 500}" for i in range(60_000)).encode()
+CORPORA = {  # name: (bytes, what the message must say)
+    "empty.txt": (b"", "no words"),
+    "random.txt": (random.Random(7).randbytes(20_000), "UTF-8"),
+    "latin1.txt": ("café au lait crème brûlée ".encode("latin-1") * 200, "UTF-8"),
+    "cut.txt.gz": (truncated(gzip.compress, WORDS), "archive complete"),
+    "cut.txt.bz2": (truncated(bz2.compress, WORDS), "archive complete"),
+    "rare.txt": (" ".join(f"w{i}" for i in range(3000)).encode(), "lower --min-count"),
+    "one-type.txt": (b"word " * 3000, "larger corpus"),
+}
+
+
+@pytest.mark.parametrize("name", list(CORPORA))
+def test_cli_refuses_hostile_corpora_and_writes_nothing(tmp_path, name):
+    data, message = CORPORA[name]
+    corpus = tmp_path / name
+    corpus.write_bytes(data)
+    out = tmp_path / "run"
+    r = w2v("train", corpus, "--out", out, "--dim", 8, "--epochs", 1, "--eval", "none", "--quiet")
+    one_line_error(r, message)
+    assert not out.exists(), sorted(p.name for p in out.iterdir())  # no failed run left behind
+    assert corpus.read_bytes() == data
+
+
+def test_cli_failure_keeps_an_empty_out_folder_empty(tmp_path):
+    corpus = tmp_path / "one-type.txt"
+    corpus.write_bytes(b"word " * 3000)
+    out = tmp_path / "made-by-hand"
+    out.mkdir()
+    one_line_error(w2v("train", corpus, "--out", out, "--quiet"), "min-count")
+    assert out.is_dir() and list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("flag,value", [("--window", 0), ("--window", -3), ("--epochs", -1), ("--dim", 0),
+                                        ("--negative", 0), ("--min-count", -2), ("--lr", -0.5)])
+def test_cli_refuses_zero_or_negative_settings(tmp_path, flag, value):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma " * 100)
+    r = w2v("train", corpus, "--out", tmp_path / "run", flag, value)
+    one_line_error(r, flag)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_refuses_an_out_path_that_is_a_file(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma " * 100)
+    victim = tmp_path / "notes.txt"
+    victim.write_text("precious")
+    one_line_error(w2v("train", corpus, "--out", victim, "--min-count", 1), "already exists")
+    assert victim.read_text() == "precious"
+
+
+VECTOR_FILES = {
+    "lying.txt": (b"1000000000 100\nthe 0.1 0.2\n", "header"),  # a billion rows claimed
+    "lying.bin": (b"2000000000 300\n" + b"a " + b"\x00" * 1200, "header"),
+    "ragged.txt": (b"3 3\nthe 0.1 0.2 0.3\ncat 0.1 0.2\ndog 0.1 0.2 0.3\n", "ragged"),
+    "prose.txt": (b"hello world, this is not a vectors file\n", "not a word2vec file"),
+}
+
+
+@pytest.mark.parametrize("name", list(VECTOR_FILES))
+@pytest.mark.parametrize("command", [["neighbors", "{path}", "the"], ["evaluate", "{path}"]])
+def test_cli_refuses_bad_vectors_files_before_allocating(tmp_path, name, command):
+    data, message = VECTOR_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    r = w2v(*[a.format(path=path) for a in command])
+    one_line_error(r, message)  # not "out of memory": refused on the header, before any allocation
+
+
+# ---------------------------------------------------------------- the app's uploads
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    for var in ("RUNS", "CORPORA", "VECTORS"):
+        monkeypatch.setenv(f"W2V_{var}_DIR", str(tmp_path / var.lower()))
+    monkeypatch.chdir(ROOT)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("cut.bz2", truncated(bz2.compress, WORDS), "archive"),
+    ("random.txt", random.Random(3).randbytes(20_000), "binary"),
+    ("no-nul.txt", bytes(random.Random(5).randrange(128, 256) for _ in range(5000)), "UTF-8"),
+])
+def test_corpus_upload_refuses_and_stores_nothing(dirs, name, data, message):
+    with pytest.raises(W2VError, match=message) as e:
+        jobs.save_upload(name, data)
+    assert "\n" not in str(e.value) and ".tmp" not in str(e.value) and ".upload-" not in str(e.value)
+    assert list((dirs / "corpora").iterdir()) == []
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("cut.txt.bz2", truncated(bz2.compress, WORDS), "archive"),
+    ("latin1.txt", CORPORA["latin1.txt"][0], "UTF-8"),
+    ("random.txt", CORPORA["random.txt"][0], "binary"),
+])
+def test_corpus_page_shows_an_error_box(dirs, name, data, message):
+    at = AppTest.from_file(str(ROOT / "pages" / "corpus.py"), default_timeout=60)
+    sample = dirs / "sample.txt"
+    sample.write_text("alpha beta gamma delta " * 50)
+    at.run()
+    at.file_uploader(key="corpus_upload").upload(name, data, "application/octet-stream").run()
+    assert not at.exception
+    assert len(at.error) == 1 and message in at.error[0].value and "Traceback" not in at.error[0].value
+    assert not (dirs / "corpora").exists() or list((dirs / "corpora").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", list(VECTOR_FILES))
+def test_vectors_upload_refuses_and_names_the_upload_not_a_temporary_file(dirs, name):
+    data, message = VECTOR_FILES[name]
+    with pytest.raises(W2VError, match=message) as e:
+        explore.save_upload(name, data)
+    assert ".upload-" not in str(e.value) and name in str(e.value)
+    assert list((dirs / "vectors").iterdir()) == []
+
+
+def test_vectors_upload_never_overwrites_a_stored_file(dirs):
+    first = b"2 3\nthe 0.1 0.2 0.3\ncat 0.3 0.2 0.1\n"
+    second = b"2 3\nthe 0.9 0.9 0.9\ndog 0.1 0.1 0.1\n"
+    a = explore.save_upload("mine.txt", first)
+    b = explore.save_upload("mine.txt", second)
+    assert a != b and a.read_bytes() == first and b.read_bytes() == second
+    assert explore.save_upload("../vectors/mine.txt", first) == a  # the same file again: reused
+    assert sorted(p.name for p in (dirs / "vectors").iterdir()) == sorted([a.name, b.name])
+
+
+# ---------------------------------------------------------------- deployment settings
+
+def test_streamlit_config_is_safe_by_default():
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "localhost"  # not reachable from other machines
+    assert cfg["server"]["enableXsrfProtection"] is True
+    assert 0 < cfg["server"]["maxUploadSize"] <= 1024  # MB
+    assert cfg["client"]["showErrorDetails"] is False  # a failure shows a message, never a traceback
+
+
+def test_train_page_shows_why_a_job_was_refused_and_leaves_no_run(dirs):
+    """min_count above every word's count: the job exits at once; the page still says why (from the
+    job's log) in an error box, and no failed run directory is left in the runs list."""
+    import time
+    corpus = jobs.save_upload("small.txt", ("alpha beta gamma delta " * 60).encode())
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at.session_state["corpus_path"] = str(corpus)
+    at.run()
+    for name, value in {"dim": 8, "epochs": 1, "min_count": 1000, "threads": 1}.items():
+        at.number_input(key=f"cfg-word2vec-{name}").set_value(value)
+    at.text_input(key="run_name").set_value("too-rare")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    deadline = time.time() + 60
+    while jobs.active_job() is not None:
+        assert time.time() < deadline, "the job did not end"
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception
+    assert any("lower --min-count" in e.value for e in at.error), [e.value for e in at.error]
+    assert not (dirs / "runs" / "too-rare").exists() and "Traceback" not in jobs.log_tail("too-rare", 20)
