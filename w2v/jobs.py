@@ -110,16 +110,17 @@ def _save_upload(d: Path, filename: str, data: bytes | BinaryIO, min_words: int)
         if words < min_words:
             raise W2VError(f"{base} has only {words} words: upload a text with at least {min_words} words")
         target = d / f"{stem}{kind}"
-        k = 1
-        while target.exists():
-            if target.stat().st_size == size and _same(target, tmp):
-                os.unlink(tmp)
-                return target
-            k += 1
-            target = d / f"{stem}-{k}{kind}"
         os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-        return target
+        k = 1
+        while True:
+            if target.exists() and target.stat().st_size == size and _same(target, tmp):
+                return target  # the same file is stored already
+            try:
+                os.link(tmp, target)  # unlike a rename, never replaces a file stored meanwhile
+                return target
+            except FileExistsError:
+                k += 1
+                target = d / f"{stem}-{k}{kind}"
     except W2VError as e:  # the temporary name would only confuse: name the upload instead
         raise W2VError(str(e).replace(Path(tmp).name, base)) from None
     finally:
