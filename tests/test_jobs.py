@@ -137,9 +137,11 @@ def test_start_refuses_an_existing_run_and_a_missing_corpus(dirs, corpus, tmp_pa
         jobs.start(corpus, TrainConfig(dim=0), "y")
 
 
-def test_start_second_start_stop_resume_delete(dirs, corpus):
+def test_start_second_start_stop_resume_delete(dirs, tmp_path):
     runs = dirs[0]
-    cfg = TrainConfig(dim=10, epochs=100, min_count=1, eval="none", threads=1, probe_words=("g0w0",))
+    corpus = tmp_path / "long.txt"  # 3.6 M words at dim 50, one thread: the stop lands before the end
+    corpus.write_text(planted_text(paragraphs=3000)[0])
+    cfg = TrainConfig(dim=50, epochs=100, min_count=1, eval="none", threads=1, probe_words=("g0w0",))
     name = jobs.start(corpus, cfg, "long")
     with pytest.raises(W2VError, match="run long is training"):
         jobs.start(corpus, cfg, "second")
@@ -156,7 +158,7 @@ def test_start_second_start_stop_resume_delete(dirs, corpus):
     assert st["state"] == "finished" and st["epoch"] == 100 and run.in_vectors_path.exists()
     with pytest.raises(W2VError, match="only a stopped or interrupted run"):
         jobs.resume(name)
-    assert run.config()["train"]["dim"] == 10
+    assert run.config()["train"]["dim"] == 50
     jobs.delete_run(name)
     assert not run.path.exists() and not (runs / f"{name}.log").exists()
 

@@ -96,8 +96,10 @@ def test_bad_settings_are_one_line_errors(env):
 
 
 def test_second_start_refused_then_stop_and_resume_from_the_page(env):
-    runs, corpus = env
-    at = page(corpus, epochs=100)
+    runs, _ = env
+    # long enough (3.6 M words at dim 50, one thread) that Stop lands before the job ends
+    corpus = jobs.save_upload("long.txt", planted_text(paragraphs=3000)[0].encode())
+    at = page(corpus, epochs=100, dim=50)
     at.text_input(key="run_name").set_value("long")
     click(at, "Start training")
     run = Run(runs / "long")
