@@ -192,3 +192,27 @@ def test_a_full_disk_during_an_upload_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(W2VError, match="No space left on device.*free disk space"):
         jobs.save_upload("book.txt", b"some words here " * 100)
     assert list((tmp_path / "corpora").iterdir()) == []  # no temporary or half-written file
+
+
+def test_a_restarted_server_finds_the_running_job(tmp_path, monkeypatch):
+    """The job outlives the server that started it: a new server (no memory of the child) shows it
+    running from the run directory, still refuses a second start, and can stop it."""
+    from streamlit.testing.v1 import AppTest
+    from conftest import planted_text
+    monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
+    monkeypatch.chdir(ROOT)
+    text = jobs.save_upload("long.txt", planted_text(paragraphs=3000)[0].encode())
+    name = jobs.start(text, TrainConfig(dim=50, epochs=2000, min_count=1, eval="none", threads=1), "survivor")
+    run = Run(tmp_path / "runs" / name)
+    wait_for(lambda: run.status().get("phase") == "training", what="training to start")
+    jobs._procs.clear()  # the restarted server never spawned this process
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.subheader[0].value.endswith("survivor: running")
+    with pytest.raises(W2VError, match="run survivor is training"):
+        jobs.start(text, TrainConfig(dim=10, epochs=1, min_count=1), "another")
+    assert jobs.stop(name)
+    wait_for(lambda: run.status().get("state") == "stopped", what="the job to stop")
+    at.run()
+    assert at.subheader[0].value.endswith("survivor: stopped")
