@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from w2v.corpus import (AliasSampler, Vocab, iter_blocks, iter_token_blocks, make_pair_positions,
-                        make_pairs, read_chunks, reduced_windows, scan_corpus, subsample, tokenize)
+                        make_pairs, read_chunk, reduced_windows, scan_corpus, subsample, tokenize)
 from w2v.errors import W2VError
 
 
@@ -108,7 +108,8 @@ def test_scan_encodes_corpus_and_counts(tmp_path):
     assert stats.tokens == 7 and stats.types == 4
     ids = np.fromfile(tmp_path / "ids", dtype=np.int32)
     assert ids.tolist() == [0, 1, 0, -1, 1, 0]  # c and zz dropped, boundary kept
-    assert np.concatenate(list(read_chunks(tmp_path / "ids", 4))).tolist() == ids.tolist()
+    assert np.concatenate([read_chunk(tmp_path / "ids", k, 4) for k in range(2)]).tolist() == ids.tolist()
+    assert read_chunk(tmp_path / "ids", 1, 4).tolist() == [1, 0]  # the last chunk is short
 
 
 def test_subsample_rate_matches_keep_probability_and_redraws():

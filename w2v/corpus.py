@@ -244,16 +244,6 @@ def _remap_file(src: str, dst: Path, remap: np.ndarray, chunk: int = 1 << 20) ->
     os.replace(tmp_dst, dst)
 
 
-def read_chunks(ids_path: str | os.PathLike, chunk_tokens: int) -> Iterator[np.ndarray]:
-    """Stream an encoded corpus in chunks of `chunk_tokens` ids (boundaries included)."""
-    with open(ids_path, "rb") as f:
-        while True:
-            ids = np.fromfile(f, dtype=np.int32, count=chunk_tokens)
-            if not len(ids):
-                return
-            yield ids
-
-
 def read_chunk(ids_path: str | os.PathLike, index: int, chunk_tokens: int) -> np.ndarray:
     """Chunk `index` of an encoded corpus (a rank reads only its own chunks)."""
     with open(ids_path, "rb") as f:
