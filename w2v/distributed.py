@@ -63,6 +63,19 @@ class Group:
         if message:
             raise W2VError(message)
 
+    def on_main(self, fn):
+        """Collective: rank 0 runs fn() and returns its result (the others get None); a W2VError
+        there stops every rank with the same message."""
+        result = None
+        if self.is_main:
+            try:
+                result = fn()
+            except W2VError as e:
+                self.share_error(str(e))
+                raise
+        self.share_error(None)
+        return result
+
     def sum(self, values: list[float]) -> list[float]:
         """Collective: element-wise sum of a few numbers over the ranks."""
         if not self.active:

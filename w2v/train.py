@@ -276,23 +276,15 @@ def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: Trai
     `stop()` is polled between chunks: when it returns True a checkpoint is written and the run
     ends as 'stopped' (resume it with resume=True). Raises W2VError on bad input."""
     started = time.time()
-    device = (config or TrainConfig()).device
-    group = Group("cuda" if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available()) else "cpu")
+    group = Group((config or TrainConfig()).resolved_device())
     run = Run(out) if group.is_main else _ReadOnlyRun(out)
     try:
+        prepared = group.on_main(lambda: _prepare(run, corpus, config, resume, started))
         if group.is_main:
-            try:
-                cfg, corpus = _prepare(run, corpus, config, resume, started)
-            except W2VError as e:
-                group.share_error(str(e))
-                raise
-            group.share_error(None)
+            cfg, corpus = prepared
         else:  # the other ranks take what rank 0 prepared
-            group.share_error(None)
             saved = run.config()
-            cfg, corpus = TrainConfig.from_dict(saved["train"]), saved["corpus"]
-            if config is not None:
-                cfg = dataclasses.replace(cfg, threads=config.threads, device=config.device)
+            cfg, corpus = _placed(TrainConfig.from_dict(saved["train"]), config), saved["corpus"]
         if group.active:
             cfg = dataclasses.replace(cfg, device=group.device(cfg.resolved_device()),
                                       threads=cfg.threads or max(1, cfg.resolved_threads() // group.local_world))
@@ -320,10 +312,7 @@ def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started
         if not run.exists():
             raise W2VError(f"{run.path} is not a run directory: nothing to resume (drop --resume to start it)")
         saved = run.config()
-        cfg = TrainConfig.from_dict(saved["train"])
-        if config is not None:  # where a job runs may change on resume; what it trains may not
-            cfg = dataclasses.replace(cfg, threads=config.threads, device=config.device)
-        cfg = cfg.validate()
+        cfg = _placed(TrainConfig.from_dict(saved["train"]), config).validate()
         if run.status().get("state") == "finished":
             raise W2VError(f"run {run.name} has already finished: train a new run with another --out")
         if run.status().get("state") == "running":
@@ -341,6 +330,12 @@ def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started
     atomic_write_json(run.config_path, {"train": asdict(cfg), "corpus": str(Path(corpus).resolve()),
                                         "created": started, "format": 1})
     return cfg, corpus
+
+
+def _placed(saved: TrainConfig, config: TrainConfig | None) -> TrainConfig:
+    """The saved settings, run where `config` asks: where a job runs may change on resume, what
+    it trains may not."""
+    return saved if config is None else dataclasses.replace(saved, threads=config.threads, device=config.device)
 
 
 class _ReadOnlyRun(Run):
@@ -366,25 +361,18 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
         epoch, chunk0, words_done = state["epoch"], state["chunk"], state["words_done"]
         corpus_tokens = state.get("corpus_tokens")
     else:
-        if group.is_main:
+        def read_corpus():
             run.write_status(state="running", phase="reading corpus")
             t0 = time.time()
-            try:
-                vocab, stats = scan_corpus(corpus, run.ids_path, cfg.keep_punct, cfg.min_count,
-                                           cfg.max_vocab or None,
-                                           progress=lambda n: run.write_status(words_read=n))
-                vocab.save(run.vocab_path)
-            except W2VError as e:
-                group.share_error(str(e))
-                raise
-            group.share_error(None)
-            corpus_tokens = stats.tokens
+            vocab, stats = scan_corpus(corpus, run.ids_path, cfg.keep_punct, cfg.min_count,
+                                       cfg.max_vocab or None, progress=lambda n: run.write_status(words_read=n))
+            vocab.save(run.vocab_path)
             _emit(run, callback, {"event": "vocab", "tokens": stats.tokens, "types": stats.types,
                                   "vocab_size": len(vocab), "vocab_tokens": vocab.total,
                                   "seconds": round(time.time() - t0, 3)})
-        else:
-            group.share_error(None)  # waits for rank 0's vocabulary and encoded corpus
-            vocab, corpus_tokens = Vocab.load(run.vocab_path), None
+            return vocab, stats.tokens
+        read = group.on_main(read_corpus)  # the other ranks wait for its vocabulary and encoded corpus
+        vocab, corpus_tokens = read if group.is_main else (Vocab.load(run.vocab_path), None)
         tables, epoch, chunk0, words_done = None, 0, 0, 0
     probes = list(cfg.probe_words) or default_probe_words(vocab, cfg.seed)
     engine = _Engine(cfg, vocab, tables)
