@@ -91,7 +91,7 @@ def test_estimate_before_starting(env):
 def test_bad_settings_are_one_line_errors(env):
     at = page(env[1], window=0)
     click(at, "Start training")
-    assert "--window must be a positive integer" in at.error[0].value
+    assert "--window must be between 1 and 100" in at.error[0].value
     assert not env[0].exists() or not any(env[0].iterdir())
 
 

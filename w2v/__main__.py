@@ -20,8 +20,8 @@ _EPILOG = "Example: python -m w2v train data/text8-prefix.txt.gz --out runs/text
 
 
 def _add_train(sub) -> None:
-    from .train import DEFAULT_CORPUS, TrainConfig
-    d = TrainConfig()
+    from . import config
+    from .train import DEFAULT_CORPUS
     p = sub.add_parser("train", help="train word vectors on a text file",
                        description="Train word2vec on CORPUS into the run directory RUN_DIR.",
                        epilog=_EPILOG)
@@ -31,59 +31,14 @@ def _add_train(sub) -> None:
                    help="run directory to create (refused if it exists, unless --resume)")
     p.add_argument("--resume", action="store_true",
                    help="continue RUN_DIR from its last checkpoint (its saved settings are used)")
-    p.add_argument("--dim", type=int, default=d.dim, help=f"vector size (default {d.dim})")
-    p.add_argument("--window", type=int, default=d.window,
-                   help=f"max context distance; each word draws 1..N (default {d.window})")
-    p.add_argument("--negative", type=int, default=d.negative, help=f"noise words per pair (default {d.negative})")
-    p.add_argument("--min-count", type=int, default=d.min_count,
-                   help=f"drop words rarer than this (default {d.min_count})")
-    p.add_argument("--max-vocab", type=int, default=d.max_vocab,
-                   help="keep only the N most frequent words (default: no limit)")
-    p.add_argument("--sample", type=float, default=d.sample,
-                   help=f"subsampling threshold for frequent words, 0 = off (default {d.sample:g})")
-    p.add_argument("--ns-exponent", type=float, default=d.ns_exponent,
-                   help=f"power of the unigram counts in the noise distribution (default {d.ns_exponent})")
-    p.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the corpus (default {d.epochs})")
-    p.add_argument("--lr", type=float, default=None,
-                   help=f"starting learning rate, falls linearly to --min-lr (default {d.lr}; seed recipe 0.003)")
-    p.add_argument("--min-lr", type=float, default=None, help=f"final learning rate (default {d.min_lr})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size,
-                   help="pairs per step for the PyTorch engines (default: auto; the C++ kernel steps per window)")
-    p.add_argument("--seed", type=int, default=d.seed, help=f"random seed (default {d.seed})")
-    p.add_argument("--threads", type=int, default=d.threads, help="CPU threads (default: all cores)")
-    p.add_argument("--device", default=d.device, help="cpu, cuda or auto (default auto)")
-    p.add_argument("--mode", default=d.mode, choices=["skipgram", "cbow"], help="default skipgram")
-    p.add_argument("--recipe", default=d.recipe, choices=["word2vec", "seed"],
-                   help="word2vec (default) or seed: the lecture's uniform(-1,1) init, Adam, autograd")
-    p.add_argument("--noise", default=d.noise, choices=["pool", "pair", "window"],
-                   help="how noise words are drawn: pool (default): each window draws 2K and every pair "
-                        "picks K of them; pair: K fresh ones for every pair, as word2vec.c and gensim; "
-                        "window: a window's pairs share K (fastest, lower analogy accuracy)")
-    p.add_argument("--keep-punct", action="store_true", help="keep punctuation marks as tokens")
-    p.add_argument("--eval", default=d.eval, choices=["epoch", "final", "none"],
-                   help="when to score analogies and WordSim-353 (default: every epoch)")
-    p.add_argument("--probe", default="", metavar="W1,W2,...",
-                   help="words whose neighbours are recorded each epoch (default: 8 frequent + 8 rarer)")
+    config.add_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def config_from_args(a):
     """The TrainConfig that `train` flags describe (the seed recipe's defaults under --recipe seed)."""
-    from .train import TrainConfig
-    base = TrainConfig.seed_recipe() if a.recipe == "seed" else TrainConfig()
-    fields = dict(dim=a.dim, window=a.window, negative=a.negative, min_count=a.min_count,
-                  max_vocab=a.max_vocab, sample=a.sample, epochs=a.epochs, seed=a.seed,
-                  threads=a.threads, device=a.device, mode=a.mode, keep_punct=a.keep_punct,
-                  eval=a.eval, noise=a.noise, ns_exponent=a.ns_exponent,
-                  probe_words=tuple(w for w in a.probe.split(",") if w))
-    if a.batch_size:
-        fields["batch_size"] = a.batch_size
-    if a.lr is not None:
-        fields["lr"] = a.lr
-        fields.setdefault("min_lr", min(base.min_lr, a.lr))
-    if a.min_lr is not None:
-        fields["min_lr"] = a.min_lr
-    return TrainConfig(**{**base.__dict__, **fields, "recipe": a.recipe})
+    from .config import from_args
+    return from_args(a)
 
 
 def cmd_train(a) -> int:

@@ -47,6 +47,17 @@ def tokenize(text: str, keep_punct: bool = False) -> list[str]:
     return (_WORD_PUNCT_RE if keep_punct else _WORD_RE).findall(text)
 
 
+def compression(head: bytes) -> str | None:
+    """'gz', 'bz2' or 'xz' from a file's first bytes (its magic number), or None for plain text."""
+    if head[:2] == b"\x1f\x8b":
+        return "gz"
+    if head[:3] == b"BZh":
+        return "bz2"
+    if head[:6] == b"\xfd7zXZ\x00":
+        return "xz"
+    return None
+
+
 def open_text(path: str | os.PathLike) -> io.TextIOBase:
     """Open a .txt, .gz, .bz2 or .xz file as strict UTF-8 text, with errors a user can act on."""
     p = Path(path)
@@ -55,15 +66,8 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
     if p.is_dir():
         raise W2VError(f"corpus {p} is a directory: give the path of a .txt, .gz or .bz2 file")
     with open(p, "rb") as f:
-        magic = f.read(6)
-    if magic[:2] == b"\x1f\x8b":
-        raw = gzip.open(p, "rb")
-    elif magic[:3] == b"BZh":
-        raw = bz2.open(p, "rb")
-    elif magic == b"\xfd7zXZ\x00":
-        raw = lzma.open(p, "rb")
-    else:
-        raw = open(p, "rb")
+        kind = compression(f.read(6))
+    raw = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}[kind](p, "rb")
     return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
 
 

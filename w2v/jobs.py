@@ -30,18 +30,13 @@ from . import app_support
 from .corpus import iter_token_blocks
 from .errors import W2VError
 from .runs import Run, atomic_write_json, list_runs, pid_alive, read_json, safe_name
-from .train import TrainConfig
+from . import config
+from .config import TrainConfig
 
 LOCK_NAME = ".train.lock"
 GUARD_NAME = ".train.guard"  # serialises taking the lock
 MIN_WORDS = 100  # an upload with fewer words cannot train anything
 CORPUS_SUFFIXES = (".txt", ".gz", ".bz2", ".xz")
-CHOICES = {"device": ["auto", "cpu", "cuda"], "mode": ["skipgram", "cbow"], "recipe": ["word2vec", "seed"],
-           "noise": ["pool", "pair", "window"], "eval": ["epoch", "final", "none"]}
-HELP = {"epochs": "passes over the corpus", "min_lr": "final learning rate, reached at the end of the run",
-        "seed": "random seed: the same seed and settings train the same vectors",
-        "threads": "CPU threads (0 = all cores)",
-        "ns_exponent": "power of the unigram counts in the noise distribution (word2vec: 0.75)"}
 ACTIVE = ("starting", "running")
 _procs: dict[int, subprocess.Popen] = {}  # children of this process, reaped when polled
 
@@ -141,43 +136,19 @@ def _same(a: Path, b: str) -> bool:
 # ---------------------------------------------------------------- the form
 
 def config_fields() -> list[dict]:
-    """TrainConfig's fields for a form: name, type, default, help (the source comment), choices."""
-    import inspect
-    import re
-    src = inspect.getsource(TrainConfig)
-    helps = dict(re.findall(r"^\s+(\w+):[^=\n]+=[^#\n]*#\s*(.+)$", src, re.M))
-    d = TrainConfig()
-    return [{"name": f.name, "type": type(getattr(d, f.name)).__name__, "default": getattr(d, f.name),
-             "help": HELP.get(f.name) or helps.get(f.name, f.name), "choices": CHOICES.get(f.name)}
-            for f in dataclasses.fields(TrainConfig)]
+    """TrainConfig's fields for a form: name, type, default, help, choices (from the schema)."""
+    return [{"name": x.name, "type": "str" if x.type == "words" else x.type, "default": x.default,
+             "help": x.help, "choices": list(x.choices) if x.choices else None} for x in config.settings()]
 
 
 def make_config(values: dict, preset: str = "word2vec") -> TrainConfig:
     """A validated TrainConfig from form values on top of a preset ('word2vec' or 'seed')."""
-    base = TrainConfig.seed_recipe() if preset == "seed" else TrainConfig()
-    values = dict(values)
-    probe = values.get("probe_words", ())
-    if isinstance(probe, str):
-        values["probe_words"] = tuple(w.strip().lower() for w in probe.split(",") if w.strip())
-    try:
-        return dataclasses.replace(base, **values).validate()
-    except TypeError as e:
-        raise W2VError(f"bad setting ({e}): correct the form") from None
+    return TrainConfig.preset(preset).with_values(values)
 
 
 def cli_args(cfg: TrainConfig) -> list[str]:
     """The `python -m w2v train` flags that reproduce `cfg` exactly."""
-    args = ["--dim", cfg.dim, "--window", cfg.window, "--negative", cfg.negative, "--min-count",
-            cfg.min_count, "--max-vocab", cfg.max_vocab, "--sample", repr(cfg.sample), "--epochs",
-            cfg.epochs, "--lr", repr(cfg.lr), "--min-lr", repr(cfg.min_lr), "--batch-size", cfg.batch_size,
-            "--seed", cfg.seed, "--threads", cfg.threads, "--device", cfg.device, "--mode", cfg.mode,
-            "--recipe", cfg.recipe, "--noise", cfg.noise, "--eval", cfg.eval,
-            "--ns-exponent", repr(cfg.ns_exponent)]
-    if cfg.keep_punct:
-        args.append("--keep-punct")
-    if cfg.probe_words:
-        args += ["--probe", ",".join(cfg.probe_words)]
-    return [str(a) for a in args]
+    return config.to_args(cfg)
 
 
 # ---------------------------------------------------------------- jobs

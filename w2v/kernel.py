@@ -25,10 +25,7 @@ _lib = None
 _tried = False
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("W2V_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "w2v-studio")
-    return Path(root)
+from .cache import cache_dir  # noqa: E402  (the compiled kernel lives in the one cache folder)
 
 
 def _compiler() -> str | None:

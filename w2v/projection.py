@@ -23,9 +23,9 @@ from typing import Sequence
 import numpy as np
 
 from .errors import W2VError
+from .cache import cache_dir as _cache_root
 from .runs import atomic_save_npy, atomic_write_json, load_npy, read_json
 
-ROOT = Path(__file__).resolve().parent.parent
 TRUST_SAMPLE = 2000  # trustworthiness is O(n²): measured on this many points at most
 TRUST_K = 10
 
@@ -52,8 +52,8 @@ def tsne_backend() -> str:
 
 
 def cache_dir() -> Path:
-    """Where projections are cached: $W2V_CACHE/projections (default .cache/ in the project)."""
-    return Path(os.environ.get("W2V_CACHE") or ROOT / ".cache") / "projections"
+    """Where projections are cached: projections/ in the one cache folder (w2v.cache)."""
+    return _cache_root() / "projections"
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ import math
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from . import kernel as _kernel
+from .config import TrainConfig
 from .corpus import (AliasSampler, Vocab, count_chunks, make_pair_positions, read_chunk,
                      reduced_windows, scan_corpus, subsample)
 from .distributed import Group
@@ -46,88 +47,6 @@ DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "text8-prefix
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk: one progress event each
 SYNCS_PER_CHUNK = 8  # under torchrun: ranks merge their updates 8 times a chunk
 NOISE_POOL = {"pair": -1, "pool": 2, "window": 0}  # the kernel's noise_pool for each --noise
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Every knob of a training run. Defaults are word2vec.c's and gensim's."""
-
-    dim: int = 100  # vector size (the lecture used 300)
-    window: int = 5  # max distance between centre and context; each centre draws 1..window
-    min_count: int = 5  # words rarer than this are dropped
-    max_vocab: int = 0  # keep at most this many words (0 = no limit)
-    negative: int = 5  # noise words per positive pair
-    sample: float = 1e-3  # subsampling threshold t (0 = keep every word)
-    epochs: int = 5
-    lr: float = 0.025  # starting learning rate, falls linearly to min_lr
-    min_lr: float = 1e-4
-    batch_size: int = 0  # pairs per step on the torch and seed engines (0 = auto)
-    seed: int = 1
-    threads: int = 0  # 0 = all cores
-    device: str = "auto"  # cpu | cuda | auto
-    mode: str = "skipgram"  # skipgram | cbow
-    recipe: str = "word2vec"  # word2vec | seed (the lecture: uniform(-1,1) init, Adam)
-    keep_punct: bool = False  # punctuation marks become tokens, as in the lecture
-    ns_exponent: float = 0.75
-    noise: str = "pool"  # noise words: pool (default) | pair (word2vec.c) | window (see --noise)
-    eval: str = "epoch"  # benchmarks: epoch | final | none
-    probe_words: tuple[str, ...] = ()  # words whose neighbours are recorded each epoch
-
-    def validate(self) -> "TrainConfig":
-        def positive(name, value, what="a positive integer"):
-            if not (isinstance(value, (int, float)) and value > 0):
-                raise W2VError(f"--{name.replace('_', '-')} must be {what}, got {value}")
-        for name in ("dim", "window", "min_count", "epochs"):
-            positive(name, getattr(self, name))
-        if self.negative < 1:
-            raise W2VError(f"--negative must be at least 1, got {self.negative}")
-        if self.dim > 10_000:
-            raise W2VError(f"--dim {self.dim} is too large: use at most 10000")
-        positive("lr", self.lr, "a positive number")
-        if not 0 <= self.min_lr <= self.lr:
-            raise W2VError(f"--min-lr must be between 0 and --lr, got {self.min_lr}")
-        if self.sample < 0 or self.max_vocab < 0 or self.batch_size < 0 or self.threads < 0:
-            raise W2VError("--sample, --max-vocab, --batch-size and --threads cannot be negative")
-        if self.mode not in ("skipgram", "cbow"):
-            raise W2VError(f"--mode must be skipgram or cbow, got {self.mode!r}")
-        if self.recipe not in ("word2vec", "seed"):
-            raise W2VError(f"--recipe must be word2vec or seed, got {self.recipe!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise W2VError(f"--device must be cpu, cuda or auto, got {self.device!r}")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise W2VError("--device cuda was asked for but no CUDA GPU is visible: use --device cpu")
-        if self.noise not in NOISE_POOL:
-            raise W2VError(f"--noise must be pair, pool or window, got {self.noise!r}")
-        if self.eval not in ("epoch", "final", "none"):
-            raise W2VError(f"--eval must be epoch, final or none, got {self.eval!r}")
-        return self
-
-    @classmethod
-    def seed_recipe(cls, **overrides) -> "TrainConfig":
-        """The lecture notebook's settings: dim 300, Adam at 0.003, batches of 512, uniform(-1,1)."""
-        base = dict(dim=300, recipe="seed", lr=0.003, min_lr=0.003, batch_size=512, sample=1e-5)
-        return cls(**{**base, **overrides})
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        d = {k: v for k, v in d.items() if k in names}
-        if "probe_words" in d:
-            d["probe_words"] = tuple(d["probe_words"])
-        return cls(**d)
-
-    def resolved_threads(self) -> int:
-        if self.threads:
-            return self.threads
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:
-            return os.cpu_count() or 1
-
-    def resolved_device(self) -> str:
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return self.device
 
 
 def default_probe_words(vocab: Vocab, seed: int = 1, n: int = 8) -> list[str]:
