@@ -220,11 +220,10 @@ def _is_cuda_index(value: str) -> bool:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, grouped as the form groups them. Every default is
     `argparse.SUPPRESS`, so `from_args` sees only what was typed (a preset fills the rest)."""
-    d = TrainConfig()
     groups = {g: p.add_argument_group(f"{g} settings") for g in GROUPS}
     for s in settings():
-        shown = ",".join(s.default) if s.type == "words" else s.default
-        help_ = f"{s.help} (default {shown or 'none'})".replace("%", "%%")
+        shown = _shown(s)
+        help_ = f"{s.help} (default {shown})".replace("%", "%%")
         kw = dict(dest=s.name, default=argparse.SUPPRESS, help=help_)
         if s.type == "bool":
             groups[s.group].add_argument(s.flag, action="store_true", **kw)
@@ -234,7 +233,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
             choices = None if s.name == "device" else s.choices  # device also takes cuda:N
             groups[s.group].add_argument(s.flag, type={"int": int, "float": float, "str": str}[s.type],
                                          choices=choices, metavar=None if choices else s.name.upper(), **kw)
-    del d
+
+
+def _shown(s: Setting) -> str:
+    if s.type == "words":
+        return ",".join(s.default) or "none"
+    if s.type == "bool":
+        return "on" if s.default else "off"
+    return f"{s.default:g}" if s.type == "float" else str(s.default)
 
 
 def from_args(a: argparse.Namespace) -> TrainConfig:
