@@ -6,4 +6,87 @@ vectors (Neighbours, Map and Compare pages).
 
 # ---------------------------------------------------------------- corpus pages
 
+from pathlib import Path  # noqa: E402
+
+import streamlit as st  # noqa: E402
+
+from w2v.errors import W2VError  # noqa: E402
+from w2v.studio import corpora, corpus_stats  # noqa: E402
+
+
+def corpus_picker(help: str) -> Path:
+    """The Corpus select box: the bundled sample, then the uploads. The choice is shared by the
+    Corpus and Train pages (session state 'corpus_path')."""
+    options, index = corpora.choice(st.session_state.get("corpus_path"))
+    chosen = st.selectbox("Corpus", options, index=index, format_func=lambda p: Path(p).name, help=help)
+    st.session_state["corpus_path"] = chosen
+    return Path(chosen)
+
+
+def read_corpus(path: Path, keep_punct: bool = False) -> corpus_stats.CorpusSummary | None:
+    """The corpus's summary (one streamed pass, remembered per file for every session) under a
+    progress bar; a corpus that cannot be read is an error box and None."""
+    bar = st.empty()
+    guess = corpus_stats.estimated_tokens(path)
+    try:
+        return corpus_stats.summarize_cached(path, keep_punct, progress=lambda n: bar.progress(
+            min(n / guess, 0.99), text=f"Reading {path.name}: {n:,} tokens so far…"))
+    except W2VError as e:
+        st.error(str(e))
+        return None
+    finally:
+        bar.empty()
+
+
 # ---------------------------------------------------------------- explore pages
+import streamlit as st  # noqa: E402
+
+from w2v.errors import W2VError  # noqa: E402
+from w2v.studio import sources as vector_sources  # noqa: E402
+from w2v.vectors import TABLES  # noqa: E402
+
+NO_VECTORS = "No vectors yet: train a run on the Train page{train}, or upload a word2vec file {upload}."
+CHECKPOINT_HELP = "The vectors at the start of an epoch (epoch 0 = random initialisation)."
+TABLE_HELP = "Input vectors (word2vec's usual output), output (context) vectors, or their average."
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading vectors…")
+def load_vectors(choice: vector_sources.Choice):
+    """The vectors of `choice` (a sources.Choice, whose stamp makes rewritten files load again),
+    kept for the pages' next runs."""
+    return vector_sources.load_vectors(*choice)
+
+
+def or_stop(compute, *args, **kwargs):
+    """compute(*args, **kwargs), or the page stops with its W2VError shown."""
+    try:
+        return compute(*args, **kwargs)
+    except W2VError as e:
+        st.error(str(e))
+        st.stop()
+
+
+def sources_or_stop(upload: str = "on the Neighbours page", train: str = "") -> list:
+    """The vector sources; without any, the page says how to get some and stops."""
+    found = vector_sources.sources()
+    if not found:
+        st.info(NO_VECTORS.format(train=train, upload=upload))
+        st.stop()
+    return found
+
+
+def pick_vectors(found: list, keys: tuple, side: str = "", columns=None, before_last: bool = False):
+    """The source, checkpoint and table pickers -> (source, sources.Choice). `keys` are the three
+    widgets' keys (checkpoint None: no checkpoint picker, the final vectors); `columns` where each
+    goes; `before_last` starts the checkpoint one epoch before the end."""
+    where = columns or (st, st, st)
+    name = f" {side}" if side else ""
+    src = where[0].selectbox(f"Vectors{name}", found, format_func=lambda s: s.label, key=keys[0])
+    ckpt = vector_sources.FINAL
+    if keys[1]:
+        ckpt = where[1].selectbox(f"Checkpoint{name}", src.checkpoint_labels(), key=keys[1],
+                                  index=vector_sources.default_checkpoint(src, before_last),
+                                  disabled=not src.is_run, help=CHECKPOINT_HELP)
+    table = where[2].radio(f"Table{name}", TABLES, horizontal=True, key=keys[2], disabled=not src.is_run,
+                           help=TABLE_HELP)
+    return src, vector_sources.choose(src, table, ckpt)

@@ -1,27 +1,16 @@
 """Neighbours: search a word, click through its nearest words, analogies, and why two words are near."""
 
-import os
-
-import plotly.graph_objects as go
 import streamlit as st
 
-from w2v import explore
+import ui
 from w2v.errors import W2VError
-from w2v.vectors import TABLES
-
-
-@st.cache_resource(max_entries=4, show_spinner="Loading vectors…")
-def load(kind, path, table, checkpoint, stamp):
-    return explore.load_vectors(kind, path, table, checkpoint)
+from w2v.studio import concordance, uploads, words
+from w2v.studio.sources import stamp
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def corpus(path, stamp):
-    return explore.Corpus.of_run(path)
-
-
-def stamp(path):
-    return os.path.getmtime(path) if os.path.exists(path) else 0
+def corpus(kind, path, stamp):
+    return concordance.Corpus.of_source(kind, path)
 
 
 def go_to(word):
@@ -31,35 +20,20 @@ def go_to(word):
 st.title("Neighbours")
 
 with st.expander("Upload word2vec vectors (text or binary)"):
-    up = st.file_uploader("A word2vec file", type=[s.lstrip(".") for s in explore.VECTOR_SUFFIXES])
+    up = st.file_uploader("A word2vec file", type=[s.lstrip(".") for s in uploads.VECTOR_SUFFIXES])
     if up is not None and st.button("Add these vectors"):
         try:
-            st.success(f"Added {explore.save_upload(up.name, up.getvalue()).name}: choose it below.")
+            st.success(f"Added {uploads.save_vectors(up.name, up.getvalue()).name}: choose it below.")
         except W2VError as e:
             st.error(str(e))
 
-sources = explore.sources()
-if not sources:
-    st.info("No vectors yet: train a run on the Train page (or `python -m w2v train --out runs/sample`), "
-            "or upload a word2vec file above.")
-    st.stop()
-c1, c2, c3 = st.columns([3, 2, 2])
-src = c1.selectbox("Vectors", sources, format_func=lambda s: s.label, key="nb_source")
-ckpts = dict(src.checkpoints)
-ckpt = c2.selectbox("Checkpoint", ["final", *ckpts], key="nb_ckpt", disabled=src.kind != "run",
-                    help="The vectors at the start of an epoch (epoch 0 = random initialisation).")
-table = c3.radio("Table", TABLES, horizontal=True, key="nb_table", disabled=src.kind != "run",
-                 help="Input vectors (word2vec's usual output), output (context) vectors, or their average.")
-try:
-    wv = load(src.kind, src.path, table, ckpts.get(ckpt), stamp(src.path))
-except W2VError as e:
-    st.error(str(e))
-    st.stop()
+found = ui.sources_or_stop(upload="above", train=" (or `python -m w2v train --out runs/sample`)")
+src, choice = ui.pick_vectors(found, ("nb_source", "nb_ckpt", "nb_table"), columns=st.columns([3, 2, 2]))
+wv = ui.or_stop(ui.load_vectors, choice)
 st.caption(f"{len(wv):,} words × {wv.vector_size} dimensions")
 
 if "nb_word" not in st.session_state:  # nb_last outlives visits to other pages (and the map's link)
-    st.session_state.nb_word = st.session_state.get("nb_last") or \
-        next((w for w in ("king", "france", "computer") if w in wv), wv.index_to_key[0])
+    st.session_state.nb_word = words.first_word(wv, st.session_state.get("nb_last"))
 trail = st.session_state.setdefault("nb_trail", [])
 
 tab_nb, tab_an, tab_why = st.tabs(["Neighbours", "Analogies & similarity", "Why are these neighbours?"])
@@ -69,9 +43,9 @@ with tab_nb:
     text = st.session_state.nb_last = a.text_input("Word", key="nb_word",
                                                    help="Press Enter; unknown words get close spellings.")
     k = b.slider("How many", 5, 50, 10, key="nb_k")
-    word, hints = explore.lookup(wv, text)
-    if word is not None and (not trail or trail[-1] != word):
-        trail[:] = explore.visit(trail, word)
+    word, hints = words.lookup(wv, text)
+    if word is not None:
+        trail[:] = words.visit(trail, word)
     if len(trail) > 1:
         cols = st.columns(len(trail) + 1)
         cols[0].caption("Path:")
@@ -84,15 +58,11 @@ with tab_nb:
         for i, w in enumerate(hints):
             cols[i].button(w, key=f"nb_hint_{w}", on_click=go_to, args=(w,))
     else:
-        df = explore.neighbours(wv, word, k)
+        df = words.neighbours(wv, word, k)
         left, right = st.columns(2)
         left.dataframe(df, hide_index=True, width="stretch", column_config={
             "similarity": st.column_config.ProgressColumn("cosine", min_value=0.0, max_value=1.0, format="%.3f")})
-        fig = go.Figure(go.Bar(x=df.similarity[::-1], y=df.word[::-1], orientation="h",
-                               text=df.similarity[::-1].round(3), textposition="auto"))
-        fig.update_layout(height=max(250, 24 * len(df)), margin=dict(l=10, r=10, t=10, b=10),
-                          xaxis_title="cosine similarity")
-        right.plotly_chart(fig, width="stretch")
+        right.plotly_chart(words.neighbours_figure(df), width="stretch")
         st.caption("Click a word to explore it:")
         cols = st.columns(5)
         for i, w in enumerate(df.word):
@@ -100,12 +70,12 @@ with tab_nb:
 
 with tab_an:
     st.markdown("**a : b :: c : ?** (e.g. man : king :: woman : queen)")
-    defaults = [w if w in wv else wv.index_to_key[i] for i, w in enumerate(("man", "king", "woman"))]
+    defaults = words.analogy_defaults(wv)
     cols = st.columns(4)
     a_, b_, c_ = (cols[i].text_input("abc"[i], defaults[i], key=f"an_{'abc'[i]}") for i in range(3))
     topn = cols[3].number_input("answers", 1, 20, 5, key="an_topn")
     try:
-        res = explore.analogy(wv, a_, b_, c_, int(topn))
+        res = words.analogy(wv, a_, b_, c_, int(topn))
         cols = st.columns(2)
         for col, (name, rows) in zip(cols, res.items()):
             col.markdown(f"**{name}**")
@@ -117,20 +87,20 @@ with tab_an:
     s1 = cols[0].text_input("Similarity of", defaults[1], key="sim_a")
     s2 = cols[1].text_input("and", defaults[2], key="sim_b")
     try:
-        cols[2].metric("cosine", f"{explore.similarity(wv, s1, s2):.3f}")
+        cols[2].metric("cosine", f"{words.similarity(wv, s1, s2):.3f}")
     except W2VError as e:
         cols[2].warning(str(e))
 
 with tab_why:
-    word, _ = explore.lookup(wv, st.session_state.nb_word)
-    crp = corpus(src.path, stamp(src.path)) if src.kind == "run" else None
+    word, _ = words.lookup(wv, st.session_state.nb_word)
+    crp = corpus(src.kind, src.path, stamp(src.path))
     if word is None:
         st.info("Choose a word on the Neighbours tab first.")
     elif crp is None:
         st.info("Concordances need a run's corpus: choose a run (uploaded vectors come without their text).")
     else:
-        near = [w for w, _ in wv.most_similar(word, topn=20)]
-        other = st.selectbox(f"Why is this word near **{word}**?", near, key="why_other")
+        other = st.selectbox(f"Why is this word near **{word}**?", concordance.candidates(wv, word),
+                             key="why_other")
         window = st.slider("Context window", 1, 10, 5, key="why_window")
         st.markdown(f"**Context words that {word} and {other} share most**")
         st.dataframe(crp.shared_contexts(word, other, window), hide_index=True, width="stretch")

@@ -1,0 +1,212 @@
+"""The Map page's work: which words to map, their 2-D projection (the timeline's checkpoints
+aligned onto the final map), colours, clusters, highlights, the clicked word, the plotly figure
+and the exports (table, Embedding Projector zip, stand-alone HTML).
+
+    idx = map_words(final, "search", search="ing$")
+    base = project(final, spec, "tsne", {"perplexity": 30, "seed": 0})           # the final map
+    xy = aligned(project(final, spec, "tsne", params, at=epoch1), base)          # an epoch on it
+    fig = map_figure(words, xy, *colour(final, idx))
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+import zipfile
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import projection
+from ..errors import W2VError
+from ..vectors import WordVectors
+from .sources import FINAL, Choice, Source, choose
+from .words import known, nearest_rows
+
+METHODS = {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP"}
+MODES = {"frequent": "the most frequent", "search": "words matching a search",
+         "neighbours": "the neighbours of a word"}
+SEARCH_LIMIT = 5000  # words a search maps at most
+HIGHLIGHT_LIMIT = 500  # words the highlight box rings at most
+FOCUS_NEIGHBOURS = 15  # nearest words listed (and ringed) for the clicked word
+
+
+# --- which words ----------------------------------------------------------------------------
+def map_words(wv: WordVectors, mode: str = "frequent", n: int = 1000, search: str = "",
+              word: str = "", k: int = 100) -> list[int]:
+    """Row indices to map: the `n` most frequent words (n=0: all), the words matching `search`
+    (a substring, or a regular expression), or `word` and its `k` nearest neighbours."""
+    if mode == "frequent":
+        return list(range(len(wv) if not n else min(n, len(wv))))
+    if mode == "search":
+        if not search.strip():
+            raise W2VError("type a part of a word (or a regular expression) to choose the words to map")
+        try:
+            rx = re.compile(search.strip())
+        except re.error as e:
+            raise W2VError(f"'{search}' is not a valid regular expression ({e}): type plain letters") from None
+        idx = [i for i, w in enumerate(wv.index_to_key) if rx.search(w)][: n or None]
+        if len(idx) < 2:
+            raise W2VError(f"fewer than two words match '{search}': try a shorter search")
+        return idx
+    if mode == "neighbours":
+        (w,) = known(wv, word)
+        return [wv.key_to_index[w]] + [wv.key_to_index[x] for x, _ in wv.most_similar(w, topn=k)]
+    raise ValueError(f"unknown mode {mode!r}")
+
+
+# --- the projection and the timeline --------------------------------------------------------
+def project(final: WordVectors, spec: dict, method: str, params: dict,
+            at: WordVectors | None = None) -> projection.Projection:
+    """The 2-D map of the words `spec` (map_words' arguments) chooses. The words are always
+    chosen on the `final` vectors, so that every checkpoint maps the same words; their points
+    come from the vectors `at` a checkpoint (default: the final ones)."""
+    idx = map_words(final, **spec)
+    wv = final if at is None else at
+    return projection.project(wv.vectors[idx], [final.index_to_key[i] for i in idx], method, **params)
+
+
+def timeline(src: Source) -> list[str]:
+    """The timeline's stops: a run's start-of-epoch checkpoints, then 'final'. Empty when there
+    is nothing to scrub (a vectors file, or a run with fewer than two checkpoints)."""
+    labels = [label for label, _ in src.checkpoints] if src.is_run else []
+    return [*labels, FINAL] if len(labels) > 1 else []
+
+
+def at_stop(src: Source, final: Choice, when: str) -> Choice | None:
+    """The vectors that place the final map's words at timeline stop `when`: None at 'final'."""
+    return None if when == FINAL else choose(src, final.table, when)
+
+
+def aligned(shown: projection.Projection, base: projection.Projection) -> np.ndarray:
+    """The points of `shown` (a checkpoint's map) laid over the final map `base` by orthogonal
+    Procrustes, so that points move only where the space changed; `base` itself as it is."""
+    if shown is base or shown.key == base.key:
+        return base.xy
+    return projection.procrustes_align(shown.xy, base.xy)[0]
+
+
+def computed_now(shown: projection.Projection, seen: set) -> bool:
+    """Whether this projection was computed for this visit (not read from a cache, and not shown
+    before in this session, whose keys `seen` gathers)."""
+    fresh = not shown.cached and shown.key not in seen
+    seen.add(shown.key)
+    return fresh
+
+
+def trust_text(p: projection.Projection) -> str:
+    return "–" if p.trust != p.trust else f"{p.trust:.3f}"
+
+
+# --- colours, clusters, highlights ----------------------------------------------------------
+def clusters(final: WordVectors, idx: Sequence[int], k: int,
+             xy: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """k-means labels and names of the mapped words: on their vectors, or on the map `xy`."""
+    x = xy if xy is not None else final.vectors[idx]
+    return projection.clusters(x, k, [final.index_to_key[i] for i in idx],
+                               None if final.counts is None else final.counts[idx])
+
+
+def colour(wv: WordVectors, idx: Sequence[int]) -> tuple[np.ndarray, str]:
+    """The colour of each mapped word and its legend: log frequency, or (for a word2vec file,
+    which lists words most frequent first but has no counts) minus the log of the rank."""
+    if wv.counts is not None:
+        return np.log10(np.maximum(wv.counts[np.asarray(idx, dtype=np.int64)], 1)), "log10 count"
+    return -np.log10(np.asarray(idx) + 1.0), "−log10 rank"
+
+
+def clicked_word(event) -> str | None:
+    """The word of the first clicked point of a plotly selection (its custom_data), if any."""
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    return next((p["customdata"][0] for p in points if p.get("customdata")), None)
+
+
+def marked(words: Sequence[str], near: Sequence[str] = (), text: str = "",
+           limit: int = HIGHLIGHT_LIMIT) -> list[int]:
+    """Positions to ring on the map: the mapped ones among `near` (the clicked word's
+    neighbours), then up to `limit` words containing `text` (any case)."""
+    pos = {w: i for i, w in enumerate(words)}
+    out = [pos[w] for w in near if w in pos]
+    text = text.strip().lower()
+    if text:
+        out += [i for i, w in enumerate(words) if text in w.lower()][:limit]
+    return out
+
+
+# --- the figure and the exports -------------------------------------------------------------
+def map_table(wv: WordVectors, idx: Sequence[int], xy: np.ndarray, labels: np.ndarray | None = None,
+              k: int = 10) -> pd.DataFrame:
+    """The mapped words as a table other embedding explorers open: word, x, y, cluster,
+    frequency, neighbours (the k nearest in the original space, among all words)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    near = nearest_rows(wv.unit, idx, min(k, len(wv) - 1)) if len(idx) else np.zeros((0, k), np.int64)
+    return pd.DataFrame({
+        "word": [wv.index_to_key[i] for i in idx], "x": np.round(xy[:, 0], 4), "y": np.round(xy[:, 1], 4),
+        "cluster": labels if labels is not None else -1,
+        "frequency": wv.counts[idx] if wv.counts is not None else 0,
+        "neighbours": [" ".join(wv.index_to_key[j] for j in row) for row in near]})
+
+
+def projector_zip(wv: WordVectors, words: Sequence[str]) -> bytes:
+    """vectors.tsv and metadata.tsv for projector.tensorflow.org, zipped."""
+    with tempfile.TemporaryDirectory() as d:
+        files = wv.save_projector(d, words)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for f in files:
+                z.write(f, f.name)
+    return buf.getvalue()
+
+
+def map_figure(words: Sequence[str], xy: np.ndarray, color: np.ndarray, color_title: str,
+               cluster_names: Sequence[str] | None = None, centres: np.ndarray | None = None,
+               highlight: Sequence[int] = (), focus: int | None = None, labels: bool | None = None,
+               density: bool = False, height: int = 700):
+    """The map as a plotly figure: WebGL points with the word in custom_data (what a click
+    returns), word labels when there are few points, cluster names at cluster centres,
+    highlighted points (search matches, neighbours of the clicked word) drawn on top."""
+    import plotly.graph_objects as go
+    n = len(words)
+    labels = n <= 300 if labels is None else labels
+    fig = go.Figure()
+    if density and n > 50:
+        fig.add_trace(go.Histogram2dContour(x=xy[:, 0], y=xy[:, 1], colorscale="Greys", showscale=False,
+                                            ncontours=12, contours_coloring="fill", opacity=0.35,
+                                            hoverinfo="skip", line_width=0))
+    clustered = cluster_names is not None
+    fig.add_trace(go.Scattergl(
+        x=xy[:, 0], y=xy[:, 1], mode="markers+text" if labels else "markers", text=list(words) if labels else None,
+        textposition="top center", textfont=dict(size=10), customdata=np.array(words, dtype=object)[:, None],
+        hovertemplate="%{customdata[0]}<extra></extra>", name="words", showlegend=False,
+        marker=dict(size=6 if n <= 2000 else 4, color=color, opacity=0.75 if not highlight else 0.35,
+                    colorscale="Turbo" if clustered else "Viridis", showscale=not clustered,
+                    colorbar=dict(title=color_title) if not clustered else None)))
+    hl = [i for i in highlight if 0 <= i < n]
+    if hl:
+        fig.add_trace(go.Scattergl(
+            x=xy[hl, 0], y=xy[hl, 1], mode="markers+text", text=[words[i] for i in hl],
+            textposition="top center", customdata=np.array([words[i] for i in hl], dtype=object)[:, None],
+            hovertemplate="%{customdata[0]}<extra></extra>", name="highlighted", showlegend=False,
+            marker=dict(size=11, color="rgba(0,0,0,0)", line=dict(width=2, color="crimson"))))
+    if focus is not None and 0 <= focus < n:
+        fig.add_trace(go.Scattergl(
+            x=xy[[focus], 0], y=xy[[focus], 1], mode="markers+text", text=[words[focus]],
+            textposition="bottom center", textfont=dict(size=14, color="crimson"),
+            customdata=[[words[focus]]], hovertemplate="%{customdata[0]}<extra></extra>",
+            name="selected", showlegend=False, marker=dict(size=16, symbol="star", color="crimson")))
+    if clustered and centres is not None:
+        for name, (cx, cy) in zip(cluster_names, centres):
+            if cx == cx:
+                fig.add_annotation(x=cx, y=cy, text=f"<b>{name}</b>", showarrow=False,
+                                   font=dict(size=11), bgcolor="rgba(255,255,255,0.7)")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="pan",
+                      xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"),
+                      clickmode="event+select", uirevision="map")
+    return fig
+
+
+def figure_html(fig) -> str:
+    """A stand-alone HTML file of the figure (plotly.js from its CDN)."""
+    return fig.to_html(include_plotlyjs="cdn", full_html=True)
