@@ -29,6 +29,7 @@ import numpy as np
 from .errors import W2VError
 
 BOUNDARY = -1  # id of a paragraph boundary in an encoded corpus
+FREE_MARGIN = 64 << 20  # bytes a write must leave free on its disk
 
 # Words: runs of letters/digits, keeping inner apostrophes and hyphens ("don't", "well-known").
 _WORD = r"[^\W_]+(?:['’\-][^\W_]+)*"
@@ -201,6 +202,7 @@ def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct
     with tempfile.NamedTemporaryFile(dir=ids_path.parent, prefix=".scan-", delete=False) as tmp:
         try:
             for tokens in iter_token_blocks(path, keep_punct):
+                ensure_free_space(ids_path.parent, 2 * 4 * len(tokens), "encoding the corpus")
                 get = index.setdefault
                 prov = np.fromiter((get(t, len(index) - 1) for t in tokens), dtype=np.int32,
                                    count=len(tokens))
@@ -227,6 +229,7 @@ def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct
             remap[0] = BOUNDARY
             for new_id, w in enumerate(vocab.words):
                 remap[index[w] + 1] = new_id
+            ensure_free_space(ids_path.parent, os.path.getsize(tmp.name), "encoding the corpus")
             _remap_file(tmp.name, ids_path, remap)
         finally:
             if os.path.exists(tmp.name):
@@ -234,18 +237,31 @@ def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct
     return vocab, CorpusStats(tokens=n_tokens, types=len(types), paragraphs=n_par)
 
 
+def ensure_free_space(folder: str | os.PathLike, needed: int, doing: str) -> None:
+    """Refuse (W2VError) to write `needed` more bytes into `folder` when that would leave less
+    than FREE_MARGIN free: a full disk fails clearly, before a half-written file."""
+    import shutil
+    free = shutil.disk_usage(folder).free
+    if free < needed + FREE_MARGIN:
+        raise W2VError(f"the disk holding {folder} has {free / 2**20:,.0f} MiB free, too little for "
+                       f"{doing} (about {needed / 2**20:,.0f} MiB more): free some disk space")
+
+
 def _remap_file(src: str, dst: Path, remap: np.ndarray, chunk: int = 1 << 20) -> None:
     tmp_dst = dst.with_name(dst.name + ".tmp")
-    with open(src, "rb") as fi, open(tmp_dst, "wb") as fo:
-        while True:
-            prov = np.fromfile(fi, dtype=np.int32, count=chunk)
-            if not len(prov):
-                break
-            ids = remap[prov + 1]
-            ids[ids >= BOUNDARY].tofile(fo)
-        fo.flush()
-        os.fsync(fo.fileno())
-    os.replace(tmp_dst, dst)
+    try:
+        with open(src, "rb") as fi, open(tmp_dst, "wb") as fo:
+            while True:
+                prov = np.fromfile(fi, dtype=np.int32, count=chunk)
+                if not len(prov):
+                    break
+                ids = remap[prov + 1]
+                ids[ids >= BOUNDARY].tofile(fo)
+            fo.flush()
+            os.fsync(fo.fileno())
+        os.replace(tmp_dst, dst)
+    finally:
+        tmp_dst.unlink(missing_ok=True)
 
 
 def read_chunk(ids_path: str | os.PathLike, index: int, chunk_tokens: int) -> np.ndarray:

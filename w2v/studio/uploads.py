@@ -9,9 +9,15 @@ upload, never the temporary file.
 
 from __future__ import annotations
 
+import bz2
+import codecs
+import gzip
+import lzma
 import os
 import shutil
 import tempfile
+import time
+import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -21,21 +27,39 @@ from ..runs import safe_name
 from .paths import corpora_dir, vectors_dir
 
 MIN_WORDS = 100  # an upload with fewer words cannot train anything
+STALE_SECONDS = 3600  # a temporary upload file this old was left by a crashed server: removed
+PIECE = 1 << 20
 CORPUS_SUFFIXES = (".txt", ".gz", ".bz2", ".xz")
 VECTOR_SUFFIXES = (".txt", ".vec", ".bin", ".w2v")
 TEMP_PREFIX = ".upload-"
 
 
+def max_text_bytes() -> int:
+    """The most text an uploaded corpus may hold once decompressed: $W2V_MAX_CORPUS_MB (MiB),
+    default 1024 (about 170 M words: hours of training on a laptop)."""
+    return int(float(os.environ.get("W2V_MAX_CORPUS_MB") or 1024) * 2**20)
+
+
+def max_ratio() -> float:
+    """The largest decompressed/compressed size ratio accepted: $W2V_MAX_COMPRESSION_RATIO,
+    default 25 (text compresses 3-5x; far above that, an archive is a decompression bomb)."""
+    return float(os.environ.get("W2V_MAX_COMPRESSION_RATIO") or 25)
+
+
 def save_corpus(filename: str, data: bytes | BinaryIO, min_words: int = MIN_WORDS) -> Path:
     """Store an uploaded corpus in the corpora folder; refused (W2VError) when it is empty,
-    binary, not UTF-8, a truncated archive, or shorter than `min_words` words."""
+    binary, not UTF-8, a truncated archive, too large once decompressed, compressed implausibly
+    well, or shorter than `min_words` words. The check streams the file once (decompressing
+    and decoding, never tokenising all of it), so it ends in seconds."""
     def check(tmp: Path, name: str) -> str:
         with open(tmp, "rb") as f:
-            head = f.read(8192)
-        kind = compression(head)
-        if kind is None and b"\x00" in head:
-            raise W2VError(f"{name} looks like a binary file, not text: upload a plain UTF-8 text file")
-        words = sum(len(block) - block.count("") for block in iter_token_blocks(tmp))
+            kind = compression(f.read(8))
+        check_text(tmp, name, kind)
+        words = 0
+        for block in iter_token_blocks(tmp):  # a corpus has enough words as soon as it has them
+            words += len(block) - block.count("")
+            if words >= min_words:
+                break
         if words < min_words:
             raise W2VError(f"{name} has only {words} words: upload a text with at least {min_words} words")
         return ".txt" + (f".{kind}" if kind else "")
@@ -53,6 +77,35 @@ def save_vectors(filename: str, data: bytes | BinaryIO) -> Path:
     return store(vectors_dir(), filename or "vectors", data, VECTOR_SUFFIXES, check, "the vectors folder", "vectors")
 
 
+def check_text(path: Path, name: str, kind: str | None) -> int:
+    """Stream `path` once, decompressing and decoding: refuse binary content, bytes that are not
+    UTF-8, a truncated archive, more than max_text_bytes() of text, or a compression ratio above
+    max_ratio(); stop at the first of these. Returns the decompressed size."""
+    size, limit, ratio = path.stat().st_size, max_text_bytes(), max_ratio()
+    opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}[kind]
+    decoder, total = codecs.getincrementaldecoder("utf-8")("strict"), 0
+    try:
+        with opener(path, "rb") as f:
+            while piece := f.read(PIECE):
+                total += len(piece)
+                if total > limit:
+                    raise W2VError(f"{name} holds more than {limit / 2**20:,.0f} MiB of text: upload a "
+                                   "smaller corpus (or raise W2V_MAX_CORPUS_MB where the app runs)")
+                if kind and total > 16 * PIECE and total > ratio * size:
+                    raise W2VError(f"{name} expands more than {ratio:g}x when decompressed, which text does "
+                                   "not: upload the text itself (or raise W2V_MAX_COMPRESSION_RATIO)")
+                if b"\x00" in piece:
+                    raise W2VError(f"{name} looks like a binary file, not text: upload a plain UTF-8 text file")
+                decoder.decode(piece)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise W2VError(f"{name} is not UTF-8 text: convert it to UTF-8 first") from None
+    except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+        raise W2VError(f"{name} could not be read ({e.__class__.__name__}); is the archive complete? "
+                       "Re-create or re-upload it") from None
+    return total
+
+
 def store(folder: Path, filename: str, data: bytes | BinaryIO, suffixes: tuple[str, ...],
           check: Callable[[Path, str], str], what: str, default: str = "upload") -> Path:
     """Write `data` to a temporary file in `folder`, run `check(tmp, name)` (which returns the
@@ -66,6 +119,7 @@ def store(folder: Path, filename: str, data: bytes | BinaryIO, suffixes: tuple[s
         raise W2VError(f"cannot write to {what} {folder} ({e.strerror or e}): make it a folder you can "
                        "write to, with free disk space") from None
     tmp = Path(tmp)
+    _remove_stale(folder)
     try:
         _write(fd, data)
         if tmp.stat().st_size == 0:
@@ -79,6 +133,16 @@ def store(folder: Path, filename: str, data: bytes | BinaryIO, suffixes: tuple[s
         raise W2VError(f"cannot store {name} in {what} ({e.strerror or e}): free some disk space") from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _remove_stale(folder: Path) -> None:
+    """Temporary upload files a crashed server left behind, older than STALE_SECONDS."""
+    for p in folder.glob(TEMP_PREFIX + "*"):
+        try:
+            if time.time() - p.stat().st_mtime > STALE_SECONDS:
+                p.unlink()
+        except OSError:
+            pass
 
 
 def _strip(name: str, suffixes: tuple[str, ...]) -> str:
