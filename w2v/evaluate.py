@@ -7,6 +7,9 @@ answered, overall and per section: the figure gensim's `evaluate_word_analogies`
 
 Similarity (wordsim353.tsv): Spearman correlation between human scores and cosines over the pairs
 whose words are both known; coverage says how many pairs that was.
+
+Numpy only (float32 BLAS products, in blocks of questions): no torch, so the app can evaluate
+vectors without loading the trainer's framework.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .errors import W2VError
 from .vectors import WordVectors
@@ -23,6 +25,7 @@ from .vectors import WordVectors
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_ANALOGIES = DATA_DIR / "questions-words.txt"
 DEFAULT_SIMILARITY = DATA_DIR / "wordsim353.tsv"
+BATCH = 1024  # analogy questions per product: a (BATCH, restrict_vocab) float32 block, 120 MB at most
 
 
 def _case_insensitive_index(wv: WordVectors, restrict_vocab: int) -> dict[str, int]:
@@ -53,10 +56,10 @@ def read_analogies(path: str | os.PathLike) -> list[tuple[str, list[tuple[str, s
 
 
 def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOGIES,
-                       restrict_vocab: int = 30000, batch: int = 2048) -> dict:
+                       restrict_vocab: int = 30000, batch: int = BATCH) -> dict:
     """{accuracy, correct, total, skipped, sections: {name: {accuracy, correct, total}}}."""
     ok = _case_insensitive_index(wv, restrict_vocab)
-    unit = torch.from_numpy(np.ascontiguousarray(wv.unit[:restrict_vocab]))
+    unit = np.ascontiguousarray(wv.unit[:restrict_vocab], dtype=np.float32)
     sections = {}
     correct_all = total_all = skipped = 0
     for name, questions in read_analogies(path):
@@ -65,12 +68,12 @@ def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOG
         skipped += len(questions) - len(q)
         correct = 0
         for s in range(0, len(q), batch):
-            idx = torch.tensor(q[s: s + batch], dtype=torch.long)  # (n, 4)
-            a, b, c, d = idx.unbind(1)
+            idx = np.array(q[s: s + batch], dtype=np.int64)  # (n, 4)
+            a, b, c, d = idx.T
             query = unit[b] - unit[a] + unit[c]  # 3CosAdd; scaling does not change the argmax
-            scores = query @ unit.T  # (n, V)
-            scores.scatter_(1, idx[:, :3], float("-inf"))
-            correct += int((scores.argmax(1) == d).sum())
+            scores = query @ unit.T  # (n, V), float32
+            scores[np.arange(len(idx))[:, None], idx[:, :3]] = -np.inf  # the question words
+            correct += int(np.count_nonzero(scores.argmax(1) == d))
         sections[name] = {"correct": correct, "total": len(q),
                           "accuracy": correct / len(q) if q else None}
         correct_all += correct

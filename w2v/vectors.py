@@ -8,7 +8,8 @@
     wv.save_word2vec("v.txt"); wv.save_word2vec("v.bin", binary=True); wv.save_projector("dir")
     WordVectors.load_word2vec("v.bin")   # text or binary, sniffed
 
-Similarities are cosines over unit vectors, computed with one matrix-vector product in torch.
+Similarities are cosines over unit vectors, computed with one float32 BLAS product in numpy.
+Numpy only: this module never imports torch, so the app's server stays free of it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import torch
 
 from .errors import W2VError
 from .runs import Run, _atomic, load_npy
@@ -88,7 +88,9 @@ class WordVectors:
         may be one vector (d,) or a batch (n, d), and should be unit length."""
         unit = self.unit if restrict_vocab is None else self.unit[:restrict_vocab]
         q = np.asarray(query, dtype=np.float32)
-        return (torch.from_numpy(np.ascontiguousarray(q)) @ torch.from_numpy(unit).T).numpy()
+        if q.ndim == 1:
+            return unit @ q  # (V,): one matrix-vector product, as gensim's dot(vectors, mean)
+        return q @ unit.T  # (n, V)
 
     def _terms(self, positive, negative) -> tuple[list[tuple[int, float]], set[int]]:
         terms = []
