@@ -6,6 +6,38 @@ vectors (Neighbours, Map and Compare pages).
 
 # ---------------------------------------------------------------- corpus pages
 
+from pathlib import Path  # noqa: E402
+
+import streamlit as st  # noqa: E402
+
+from w2v.errors import W2VError  # noqa: E402
+from w2v.studio import corpora, corpus_stats  # noqa: E402
+
+
+def corpus_picker(help: str) -> Path:
+    """The Corpus select box: the bundled sample, then the uploads. The choice is shared by the
+    Corpus and Train pages (session state 'corpus_path')."""
+    options, index = corpora.choice(st.session_state.get("corpus_path"))
+    chosen = st.selectbox("Corpus", options, index=index, format_func=lambda p: Path(p).name, help=help)
+    st.session_state["corpus_path"] = chosen
+    return Path(chosen)
+
+
+def read_corpus(path: Path, keep_punct: bool = False) -> corpus_stats.CorpusSummary | None:
+    """The corpus's summary (one streamed pass, remembered per file for every session) under a
+    progress bar; a corpus that cannot be read is an error box and None."""
+    bar = st.empty()
+    guess = corpus_stats.estimated_tokens(path)
+    try:
+        return corpus_stats.summarize_cached(path, keep_punct, progress=lambda n: bar.progress(
+            min(n / guess, 0.99), text=f"Reading {path.name}: {n:,} tokens so far…"))
+    except W2VError as e:
+        st.error(str(e))
+        return None
+    finally:
+        bar.empty()
+
+
 # ---------------------------------------------------------------- explore pages
 import streamlit as st  # noqa: E402
 

@@ -1,16 +1,14 @@
 """Corpus: upload a text or pick the sample, read its statistics, and see the word2vec pipeline on it."""
 
-from pathlib import Path
-
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from w2v import corpus_stats, jobs
-from w2v.app_support import SAMPLE_CORPUS
+import ui
 from w2v.errors import W2VError
+from w2v.studio import corpora, corpus_stats, uploads
 
 st.title("Corpus")
 st.caption("Bring a text, or take the bundled sample. Everything below is computed on the corpus you pick; "
@@ -18,13 +16,13 @@ st.caption("Bring a text, or take the bundled sample. Everything below is comput
 
 # ---- choose: upload, the sample, or a stored corpus
 left, right = st.columns([3, 1])
-upload = left.file_uploader("Upload a UTF-8 text file (.txt, or compressed .gz / .bz2)",
-                            type=["txt", "gz", "bz2"], key="corpus_upload")
+upload = left.file_uploader("Upload a UTF-8 text file (.txt, or compressed .gz / .bz2 / .xz)",
+                            type=[s.lstrip(".") for s in uploads.CORPUS_SUFFIXES], key="corpus_upload")
 if upload is not None and st.session_state.get("upload_seen") != upload.file_id:
     st.session_state["upload_seen"] = upload.file_id
     try:
         with st.spinner(f"Checking and storing {upload.name}…"):
-            stored = jobs.save_upload(upload.name, upload)
+            stored = uploads.save_corpus(upload.name, upload)
         st.session_state["corpus_path"] = str(stored)
         st.session_state["upload_msg"] = ("success", f"Stored as **{stored.name}** in the corpora folder.")
     except W2VError as e:
@@ -35,18 +33,12 @@ if msg := st.session_state.get("upload_msg"):
     (st.success if msg[0] == "success" else st.error)(msg[1])
 
 right.write("")
+sample_corpus = corpora.sample()
 if right.button("Use the sample corpus", key="use_sample", type="primary",
-                help=f"{SAMPLE_CORPUS.name}: the first 2.1 M words of English Wikipedia (text8)"):
-    st.session_state["corpus_path"] = str(SAMPLE_CORPUS)
+                help=f"{sample_corpus.name}: the first 2.1 M words of English Wikipedia (text8)"):
+    st.session_state["corpus_path"] = str(sample_corpus)
 
-options = [str(p) for p in jobs.list_corpora()]
-current = st.session_state.get("corpus_path")
-if current not in options:
-    current = str(SAMPLE_CORPUS)
-chosen = st.selectbox("Corpus", options, index=options.index(current), format_func=lambda p: Path(p).name,
-                      help="the bundled sample and every corpus uploaded so far")
-st.session_state["corpus_path"] = chosen
-path = Path(chosen)
+path = ui.corpus_picker(help="the bundled sample and every corpus uploaded so far")
 
 # ---- one streamed pass over the corpus (remembered per file, for every page and session)
 c1, c2, c3 = st.columns(3)
@@ -57,16 +49,9 @@ sample = c2.select_slider("sample (subsampling threshold t)", options=[0.0, 1e-5
                           help="frequent words are kept with probability (sqrt(f/t) + 1) * t/f")
 keep_punct = c3.toggle("Keep punctuation as tokens", key="cs_punct")
 
-bar = st.empty()
-guess = corpus_stats.estimated_tokens(path) if path.exists() else 1
-try:
-    summary = corpus_stats.summarize_cached(path, keep_punct, progress=lambda n: bar.progress(
-        min(n / guess, 0.99), text=f"Reading {path.name}: {n:,} tokens so far…"))
-except W2VError as e:
-    bar.empty()
-    st.error(str(e))
+summary = ui.read_corpus(path, keep_punct)
+if summary is None:
     st.stop()
-bar.empty()
 vocab = corpus_stats.vocab_at(summary, min_count)
 
 m = st.columns(4)

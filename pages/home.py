@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from w2v.app_support import SAMPLE_CORPUS, runs_dir, runs_table
+from w2v.studio import corpora, paths, runlist
 
 st.title("w2v studio")
 st.markdown(
@@ -11,13 +11,15 @@ st.markdown(
     "watch it learn, and explore the vectors it finds."
 )
 st.info(
-    f"Bundled sample corpus: **{SAMPLE_CORPUS.name}** — the first 2.1 M words of English Wikipedia "
+    f"Bundled sample corpus: **{corpora.sample().name}** — the first 2.1 M words of English Wikipedia "
     "(text8). Train it from a terminal with `python -m w2v train --out runs/sample`.",
     icon=":material/menu_book:",
 )
-table = runs_table()
+table = runlist.rows()
 st.subheader("Runs")
 if table:
-    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch",
+                 column_config={"progress": st.column_config.ProgressColumn(format="%.0f%%", min_value=0,
+                                                                            max_value=100)})
 else:
-    st.caption(f"No runs yet in `{runs_dir().name}/`.")
+    st.caption(f"No runs yet in `{paths.runs_dir().name}/`.")

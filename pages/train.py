@@ -4,210 +4,155 @@ The job is its own process (`python -m w2v train ... --out runs/<name>`); this p
 run directory, so a reload, a second tab or a restarted server finds the job where it is.
 """
 
-from pathlib import Path
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from w2v import corpus_stats, jobs
-from w2v.app_support import SAMPLE_CORPUS
+import ui
 from w2v.errors import W2VError
-from w2v.runs import Run, list_runs
-from w2v.train import TrainConfig
+from w2v.runs import Run
+from w2v.studio import estimate, feed, form, jobs, paths, runlist
 
-STATE_ICON = {"starting": ":material/hourglass_top:", "running": ":material/directions_run:",
-              "finished": ":material/check_circle:", "stopped": ":material/pause_circle:",
-              "interrupted": ":material/warning:", "failed": ":material/error:"}
+COLUMNS = 4  # settings per row in each group
 
 
-def duration(s) -> str:
-    if s is None:
-        return "–"
-    s = int(round(s))
-    return f"{s // 3600}h {s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m {s % 60:02d}s" if s >= 60 else f"{s}s"
-
-
-def size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
-        n /= 1024
-
-
-def field_widget(f: dict, default, key: str):
-    """One TrainConfig field as a widget, by its type."""
-    label, help_ = f["name"], f["help"]
-    if f["choices"]:
-        return st.selectbox(label, f["choices"], index=f["choices"].index(default), key=key, help=help_)
-    if f["type"] == "bool":
-        return st.checkbox(label, value=default, key=key, help=help_)
-    if f["type"] == "int":
-        return int(st.number_input(label, min_value=0, value=int(default), step=1, key=key, help=help_))
-    if f["type"] == "float":
-        return float(st.number_input(label, min_value=0.0, value=float(default), step=float(default or 1e-3) / 10,
-                                     format="%g", key=key, help=help_))
-    text = st.text_input(label, value=",".join(default), key=key, placeholder="word1,word2 (default: chosen for you)",
-                         help=help_)
-    return text
+def field_widget(f: form.Field):
+    """One setting as a widget: its label and flag above it (with the help), bounds and choices
+    from the schema. The widget's own label is the setting's name, read by assistive tools."""
+    st.markdown(f.title, help=f.help)
+    common = dict(key=f.key, label_visibility="collapsed")
+    if f.widget == "select":
+        return st.selectbox(f.name, f.choices, index=f.index, **common)
+    if f.widget == "check":
+        return st.checkbox(f.name, value=f.default, **common)
+    if f.widget in ("int", "float"):
+        return st.number_input(f.name, min_value=f.low, max_value=f.high, value=f.default, step=f.step,
+                               format="%g" if f.widget == "float" else None, **common)
+    return st.text_input(f.name, value=f.default, placeholder=form.WORDS_PLACEHOLDER, **common)
 
 
 st.title("Train")
 job = jobs.active_job()
 
 # ---- corpus and settings
-options = [str(p) for p in jobs.list_corpora()]
-current = st.session_state.get("corpus_path")
-current = current if current in options else str(SAMPLE_CORPUS)
-corpus = st.selectbox("Corpus", options, index=options.index(current), format_func=lambda p: Path(p).name,
-                      help="upload more on the Corpus page")
-st.session_state["corpus_path"] = corpus
-preset = st.radio("Preset", ["word2vec", "seed"], horizontal=True, key="preset",
-                  format_func={"word2vec": "word2vec / gensim defaults",
-                               "seed": "the lecture's seed recipe (dim 300, Adam, slow by design)"}.get)
-base = TrainConfig.seed_recipe() if preset == "seed" else TrainConfig()
+corpus = ui.corpus_picker(help="upload more on the Corpus page")
+preset = st.radio("Preset", list(form.PRESETS), horizontal=True, key="preset", format_func=form.PRESETS.get)
 
 with st.form("config"):
     run_name = st.text_input("Run name", key="run_name", placeholder="automatic: <corpus>-<date>-<time>")
-    cols = st.columns(4)
     values = {}
-    for i, f in enumerate(jobs.config_fields()):
-        with cols[i % 4]:
-            values[f["name"]] = field_widget(f, getattr(base, f["name"]), f"cfg-{preset}-{f['name']}")
+    for title, fields in form.groups(preset):
+        with st.expander(title, expanded=True):
+            for first in range(0, len(fields), COLUMNS):  # rows of COLUMNS settings
+                for column, f in zip(st.columns(COLUMNS), fields[first:first + COLUMNS]):
+                    with column:
+                        values[f.name] = field_widget(f)
     b1, b2 = st.columns([1, 5])
     want_estimate = b1.form_submit_button("Estimate")
     want_start = b2.form_submit_button("Start training", type="primary")
 
 if want_estimate or want_start:
     try:
-        cfg = jobs.make_config(values, preset)
+        cfg = form.make_config(values, preset)
     except W2VError as e:
         st.error(str(e))
         cfg = None
-    if cfg and want_estimate:
-        bar = st.empty()
+    if cfg and want_estimate and (summary := ui.read_corpus(corpus, cfg.keep_punct)):
         try:
-            guess = corpus_stats.estimated_tokens(corpus)
-            summary = corpus_stats.summarize_cached(corpus, cfg.keep_punct, lambda n: bar.progress(
-                min(n / guess, 0.99), text=f"Reading {Path(corpus).name}: {n:,} tokens…"))
-            with st.spinner("Calibrating: one epoch on a prefix of the corpus…"):
-                st.session_state["estimate"] = jobs.estimate(corpus, cfg, summary, calibrate=job is None)
+            with st.spinner("Calibrating: one epoch on a prefix of the corpus, in a process of its own…"):
+                st.session_state["estimate"] = estimate.estimate(corpus, cfg, summary, calibrate=job is None)
         except W2VError as e:
             st.error(str(e))
-        bar.empty()
     if cfg and want_start:
         try:
-            name = jobs.start(corpus, cfg, run_name.strip() or None)
-            st.session_state["watch"] = name
+            st.session_state["watch"] = jobs.start(corpus, cfg, run_name.strip() or None)
             st.rerun()
         except W2VError as e:
             st.error(str(e))
 
 if est := st.session_state.get("estimate"):
-    e = st.columns(4)
-    e[0].metric("Vocabulary", f"{est['vocab_size']:,}")
-    e[1].metric("Parameter memory", size(est["param_bytes"]), help="2 tables × V × dim × 4 bytes (float32)")
-    e[2].metric("Pairs per epoch", f"{est['pairs_per_epoch']:,}", help="after subsampling, (window + 1) per word")
-    e[3].metric("Estimated training time", duration(est["seconds"]),
-                help=f"{est['words_per_sec']:,.0f} words/s measured on a prefix" if est["words_per_sec"]
-                else "calibration skipped while a job is training")
+    for column, (label, value, help_) in zip(st.columns(4), estimate.metrics(est)):
+        column.metric(label, value, help=help_)
+    if est["note"]:
+        (st.info if est["note"] == estimate.BUSY else st.warning)(f"No time estimate: {est['note']}")
 
 
 # ---- the live view of one run
+def loss_chart(curve: dict) -> go.Figure:
+    fig = go.Figure([go.Scatter(x=curve["words_done"], y=curve[col], name=label, mode="lines")
+                     for col, label in (("loss", "loss (total)"), ("loss_pos", "positive term"),
+                                        ("loss_neg", "negative term"))])
+    fig.add_trace(go.Scatter(x=curve["words_done"], y=curve["lr"], name="learning rate", mode="lines",
+                             yaxis="y2", line=dict(dash="dot", color="grey")))
+    fig.update_layout(title="Loss per pair (smoothed) and learning rate", xaxis_title="words trained",
+                      yaxis=dict(title="loss"), height=380, margin=dict(t=50, b=40),
+                      yaxis2=dict(title="learning rate", overlaying="y", side="right", showgrid=False),
+                      legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def neighbours(name: str, epochs: list[dict]) -> None:
+    changes = feed.neighbour_changes(epochs)
+    if not changes:
+        return
+    k = len(changes) - 1
+    if len(changes) > 1:
+        k = st.slider("Neighbours after epoch", 1, len(changes), len(changes), key=f"nbr-epoch-{name}") - 1
+    st.markdown(f"**Probe words' nearest neighbours after epoch {changes[k]['epoch']}** "
+                "(:orange[**new**] since the epoch before)")
+    rows = [f"| **{probe}** | " + ", ".join(f":orange[**{w}**]" if new else w for w, _, new in nbrs) + " |"
+            for probe, nbrs in changes[k]["words"].items()]
+    st.markdown("| probe | neighbours |\n|---|---|\n" + "\n".join(rows))
+
+
+def controls(v: runlist.RunView) -> None:
+    """The progress bar, Stop while it trains, what happened to a run that ended unfinished, Resume."""
+    if v.progress:
+        st.progress(*v.progress)
+    if v.stoppable and st.button("Stop", key=f"stop-{v.name}",
+                                 help="save a checkpoint and end the job; Resume continues it"):
+        if jobs.stop(v.name):
+            st.info("Stopping: the trainer is writing a checkpoint…")
+    if v.note:
+        getattr(st, v.note[0])(v.note[1])
+    if v.resumable and st.button("Resume", key=f"resume-{v.name}", type="primary"):
+        try:
+            jobs.resume(v.name)
+            st.rerun()
+        except W2VError as e:
+            st.error(str(e))
+
+
 def live_view(name: str, active: bool) -> None:
     """Everything about run `name`; polls once a second (a fragment) while its job is active."""
 
     @st.fragment(run_every=1.0 if active else None)
     def panel():
-        run = Run(jobs.runs_dir() / name)
         if st.session_state.get("feed_run") != name:
-            st.session_state["feed_run"], st.session_state["feed"] = name, jobs.new_feed()
-        feed = jobs.read_feed(run, st.session_state["feed"])  # only the bytes added since the last poll
-        status = run.status()
-        state = status.get("state")
-        live = state in jobs.ACTIVE or (not status and jobs.active_job() is not None)
-        state = state or ("starting" if live else "failed")
-        st.subheader(f"{STATE_ICON.get(state, '')} {name}: {state}")
-
-        if state in jobs.ACTIVE:
-            if status.get("phase") == "reading corpus" or not status.get("words_total"):
-                st.progress(0.0, text=f"Reading the corpus… {status.get('words_read', 0):,} tokens")
-            else:
-                st.progress(min(float(status.get("progress") or 0), 1.0),
-                            text=f"{100 * float(status.get('progress') or 0):.1f}% · "
-                                 f"epoch {min(status.get('epoch', 0) + 1, status.get('epochs') or 1)}"
-                                 f"/{status.get('epochs')} · {status.get('words_per_sec') or 0:,.0f} words/s · "
-                                 f"ETA {duration(status.get('eta_s'))}")
-            if st.button("Stop", key=f"stop-{name}", help="save a checkpoint and end the job; Resume continues it"):
-                if jobs.stop(name):
-                    st.info("Stopping: the trainer is writing a checkpoint…")
-        elif state == "finished":
-            st.progress(1.0, text=f"Finished in {duration(status.get('seconds'))} · "
-                                  f"{status.get('words_per_sec') or 0:,.0f} words/s")
-        elif state in ("stopped", "interrupted", "failed"):
-            if state == "stopped":
-                st.info(f"Stopped at {100 * float(status.get('progress') or 0):.1f}% with a checkpoint saved.")
-            elif state == "interrupted":
-                st.warning("The training process ended without finishing (killed, or the machine restarted). "
-                           "Resume continues from its last checkpoint.")
-            else:
-                st.error(status.get("error") or jobs.log_tail(name, 1) or "the job failed: see its log")
-            if run.exists() and run.checkpoints() and st.button("Resume", key=f"resume-{name}", type="primary"):
-                try:
-                    jobs.resume(name)
-                    st.rerun()
-                except W2VError as e:
-                    st.error(str(e))
-
-        start = feed["start"] or {}
-        if start:
-            st.caption(f"{start.get('engine')} engine on {start.get('device')}, {start.get('threads')} threads, "
-                       f"vocabulary {start.get('vocab_size', 0):,} words")
-        curve = jobs.loss_curve(feed["steps"])
+            st.session_state["feed_run"], st.session_state["feed"] = name, feed.new_feed()
+        events = feed.read_feed(Run(paths.runs_dir() / name), st.session_state["feed"])  # new bytes only
+        v = runlist.view(name)
+        st.subheader(v.title)
+        controls(v)
+        if line := feed.engine_line(events):
+            st.caption(line)
+        curve = feed.loss_curve(events["steps"])
         if curve["words_done"]:
-            fig = go.Figure([go.Scatter(x=curve["words_done"], y=curve[col], name=label, mode="lines")
-                             for col, label in (("loss", "loss (total)"), ("loss_pos", "positive term"),
-                                                ("loss_neg", "negative term"))])
-            fig.add_trace(go.Scatter(x=curve["words_done"], y=curve["lr"], name="learning rate", mode="lines",
-                                     yaxis="y2", line=dict(dash="dot", color="grey")))
-            fig.update_layout(title="Loss per pair (smoothed) and learning rate", xaxis_title="words trained",
-                              yaxis=dict(title="loss"), height=380, margin=dict(t=50, b=40),
-                              yaxis2=dict(title="learning rate", overlaying="y", side="right", showgrid=False),
-                              legend=dict(orientation="h", y=-0.2))
-            st.plotly_chart(fig, key=f"loss-{name}")
-
-        changes = jobs.neighbour_changes(feed["epochs"])
-        if changes:
-            k = len(changes) - 1
-            if len(changes) > 1:
-                k = st.slider("Neighbours after epoch", 1, len(changes), len(changes), key=f"nbr-epoch-{name}") - 1
-            st.markdown(f"**Probe words' nearest neighbours after epoch {changes[k]['epoch']}** "
-                        "(:orange[**new**] since the epoch before)")
-            rows = [f"| **{probe}** | " + ", ".join(f":orange[**{w}**]" if new else w for w, _, new in nbrs) + " |"
-                    for probe, nbrs in changes[k]["words"].items()]
-            st.markdown("| probe | neighbours |\n|---|---|\n" + "\n".join(rows))
-        scores = jobs.score_table(feed["epochs"])
-        if scores:
+            st.plotly_chart(loss_chart(curve), key=f"loss-{name}")
+        neighbours(name, events["epochs"])
+        if scores := feed.score_table(events["epochs"]):
             st.markdown("**Benchmark scores per epoch**")
             st.dataframe(pd.DataFrame(scores), hide_index=True)
-
-        if active and not live:
+        if active and not v.live:
             st.rerun()  # the job ended: one full rerun stops the polling and refreshes the runs list
 
     panel()
 
 
-names = [r.name for r in list_runs(jobs.runs_dir())]
-if job and job["run"] not in names:
-    names.insert(0, job["run"])  # launched, its run directory not written yet
-if (w := st.session_state.get("watch")) and w not in names and (jobs.runs_dir() / f"{w}.log").exists():
-    names.insert(0, w)  # a job refused before it wrote a run: its log says why
-if job and st.session_state.get("watch") not in names:
-    st.session_state["watch"] = job["run"]
+names, watch = runlist.watchable(job, st.session_state.get("watch"))
+st.session_state["watch"] = watch
 if names:
     st.divider()
-    watch = st.session_state.get("watch")
-    watch = watch if watch in names else (job["run"] if job else names[0])
     watch = st.selectbox("Run", names, index=names.index(watch), help="the run to show below")
     st.session_state["watch"] = watch
     if job and job["run"] != watch:
@@ -217,9 +162,9 @@ if names:
 # ---- every run
 st.divider()
 st.subheader("Runs")
-rows = jobs.runs_rows()
+rows = runlist.rows()
 if not rows:
-    st.caption(f"No runs yet in `{jobs.runs_dir().name}/`.")
+    st.caption(f"No runs yet in `{paths.runs_dir().name}/`.")
 else:
     st.dataframe(pd.DataFrame(rows), hide_index=True,
                  column_config={"progress": st.column_config.ProgressColumn(format="%.0f%%", min_value=0,

@@ -1,11 +1,11 @@
-"""w2v.corpus_stats: what the corpus page shows, checked against the trainer's own pipeline."""
+"""w2v.studio.corpus_stats: what the corpus page shows, checked against the trainer's own pipeline."""
 
 import gzip
 
 import numpy as np
 import pytest
 
-from w2v import corpus_stats as cs
+from w2v.studio import corpus_stats as cs
 from w2v.corpus import Vocab, scan_corpus
 from w2v.errors import W2VError
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from w2v import jobs
+from w2v.config import TrainConfig
 from w2v.errors import W2VError
 from w2v.runs import Run, atomic_write_json
-from w2v.train import TrainConfig
+from w2v.studio import jobs, uploads
 from w2v.vectors import WordVectors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,7 +174,7 @@ def test_unwritable_runs_folder_on_the_train_page(blocked):
     from streamlit.testing.v1 import AppTest
     _, corpus = blocked
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
-    at.session_state["corpus_path"] = str(jobs.save_upload("c.txt", corpus.read_bytes()))
+    at.session_state["corpus_path"] = str(uploads.save_corpus("c.txt", corpus.read_bytes()))
     at.run()
     at.number_input(key="cfg-word2vec-min_count").set_value(1)
     next(b for b in at.button if b.label == "Start training").click().run()
@@ -189,8 +189,8 @@ def test_a_full_disk_during_an_upload_leaves_nothing(tmp_path, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(W2VError, match="No space left on device.*free disk space"):
-        jobs.save_upload("book.txt", b"some words here " * 100)
+    with pytest.raises(W2VError, match="No space left on device.*free (some )?disk space"):
+        uploads.save_corpus("book.txt", b"some words here " * 100)
     assert list((tmp_path / "corpora").iterdir()) == []  # no temporary or half-written file
 
 
@@ -202,7 +202,7 @@ def test_a_restarted_server_finds_the_running_job(tmp_path, monkeypatch):
     monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
     monkeypatch.chdir(ROOT)
-    text = jobs.save_upload("long.txt", planted_text(paragraphs=3000)[0].encode())
+    text = uploads.save_corpus("long.txt", planted_text(paragraphs=3000)[0].encode())
     name = jobs.start(text, TrainConfig(dim=50, epochs=2000, min_count=1, eval="none", threads=1), "survivor")
     run = Run(tmp_path / "runs" / name)
     wait_for(lambda: run.status().get("phase") == "training", what="training to start")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from w2v import explore, jobs
 from w2v.errors import W2VError
+from w2v.studio import jobs, uploads
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -125,7 +125,7 @@ def dirs(tmp_path, monkeypatch):
 ])
 def test_corpus_upload_refuses_and_stores_nothing(dirs, name, data, message):
     with pytest.raises(W2VError, match=message) as e:
-        jobs.save_upload(name, data)
+        uploads.save_corpus(name, data)
     assert "\n" not in str(e.value) and ".tmp" not in str(e.value) and ".upload-" not in str(e.value)
     assert list((dirs / "corpora").iterdir()) == []
 
@@ -150,7 +150,7 @@ def test_corpus_page_shows_an_error_box(dirs, name, data, message):
 def test_vectors_upload_refuses_and_names_the_upload_not_a_temporary_file(dirs, name):
     data, message = VECTOR_FILES[name]
     with pytest.raises(W2VError, match=message) as e:
-        explore.save_upload(name, data)
+        uploads.save_vectors(name, data)
     assert ".upload-" not in str(e.value) and name in str(e.value)
     assert list((dirs / "vectors").iterdir()) == []
 
@@ -158,10 +158,10 @@ def test_vectors_upload_refuses_and_names_the_upload_not_a_temporary_file(dirs, 
 def test_vectors_upload_never_overwrites_a_stored_file(dirs):
     first = b"2 3\nthe 0.1 0.2 0.3\ncat 0.3 0.2 0.1\n"
     second = b"2 3\nthe 0.9 0.9 0.9\ndog 0.1 0.1 0.1\n"
-    a = explore.save_upload("mine.txt", first)
-    b = explore.save_upload("mine.txt", second)
+    a = uploads.save_vectors("mine.txt", first)
+    b = uploads.save_vectors("mine.txt", second)
     assert a != b and a.read_bytes() == first and b.read_bytes() == second
-    assert explore.save_upload("../vectors/mine.txt", first) == a  # the same file again: reused
+    assert uploads.save_vectors("../vectors/mine.txt", first) == a  # the same file again: reused
     assert sorted(p.name for p in (dirs / "vectors").iterdir()) == sorted([a.name, b.name])
 
 
@@ -179,7 +179,7 @@ def test_train_page_shows_why_a_job_was_refused_and_leaves_no_run(dirs):
     """min_count above every word's count: the job exits at once; the page still says why (from the
     job's log) in an error box, and no failed run directory is left in the runs list."""
     import time
-    corpus = jobs.save_upload("small.txt", ("alpha beta gamma delta " * 60).encode())
+    corpus = uploads.save_corpus("small.txt", ("alpha beta gamma delta " * 60).encode())
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
     at.session_state["corpus_path"] = str(corpus)
     at.run()

@@ -1,5 +1,6 @@
-"""w2v.jobs: uploads, the lock, launching / stopping / resuming the trainer process, the estimate,
-and the folding of metrics the training page draws."""
+"""The studio's jobs, uploads, corpora, form, estimate and feed: uploads, the lock, launching /
+stopping / resuming the trainer process, the estimate, and the folding of metrics the training
+page draws."""
 
 import bz2
 import dataclasses
@@ -10,12 +11,15 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
-from w2v import jobs
+from w2v import config
+from w2v.config import TrainConfig
 from w2v.errors import W2VError
 from w2v.runs import Run, atomic_write_json
-from w2v.train import TrainConfig
+from w2v.studio import estimate, feed, form, jobs, paths, uploads
+from w2v.studio.corpora import list_corpora
 
 from conftest import planted_text
 
@@ -50,33 +54,33 @@ def wait_for(cond, timeout=60.0):
 
 
 def test_dirs_follow_the_environment_at_call_time(dirs):
-    assert jobs.runs_dir() == dirs[0] and jobs.corpora_dir() == dirs[1]
+    assert paths.runs_dir() == dirs[0] and paths.corpora_dir() == dirs[1]
 
 
 def test_upload_gets_a_sanitised_name_inside_the_corpora_folder(dirs):
     runs, corpora = dirs
     text = b"some words here " * 50
-    path = jobs.save_upload("../../etc/My Notes!.txt", text)
+    path = uploads.save_corpus("../../etc/My Notes!.txt", text)
     assert path.parent == corpora and path.name == "My-Notes.txt" and path.read_bytes() == text
-    assert jobs.save_upload("/abs/..", text).name == "corpus.txt"
+    assert uploads.save_corpus("/abs/..", text).name == "corpus.txt"
     assert sorted(p.name for p in corpora.iterdir()) == ["My-Notes.txt", "corpus.txt"]  # no temp files left
-    assert jobs.list_corpora()[1:] == sorted(corpora.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+    assert list_corpora()[1:] == sorted(corpora.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
 
 
 def test_upload_never_overwrites(dirs):
     corpora = dirs[1]
-    a = jobs.save_upload("notes.txt", b"alpha beta " * 100)
-    b = jobs.save_upload("notes.txt", b"gamma delta " * 100)
+    a = uploads.save_corpus("notes.txt", b"alpha beta " * 100)
+    b = uploads.save_corpus("notes.txt", b"gamma delta " * 100)
     assert a.name == "notes.txt" and b.name == "notes-2.txt"
     assert a.read_bytes() == b"alpha beta " * 100
-    assert jobs.save_upload("notes.txt", b"gamma delta " * 100) == b  # the same file again: reused
+    assert uploads.save_corpus("notes.txt", b"gamma delta " * 100) == b  # the same file again: reused
     assert len(list(corpora.iterdir())) == 2
 
 
 def test_compressed_uploads_keep_their_format(dirs):
     text = b"compressed words go here " * 40
-    gz = jobs.save_upload("a.txt.gz", gzip.compress(text))
-    bz = jobs.save_upload("b.bz2", bz2.compress(text))
+    gz = uploads.save_corpus("a.txt.gz", gzip.compress(text))
+    bz = uploads.save_corpus("b.bz2", bz2.compress(text))
     assert gz.name == "a.txt.gz" and gzip.decompress(gz.read_bytes()) == text
     assert bz.name == "b.txt.bz2"
 
@@ -90,9 +94,9 @@ def test_compressed_uploads_keep_their_format(dirs):
 ])
 def test_bad_uploads_are_refused_and_store_nothing(dirs, data, message):
     corpora = dirs[1]
-    keep = jobs.save_upload("upload.txt", b"kept text " * 100)
+    keep = uploads.save_corpus("upload.txt", b"kept text " * 100)
     with pytest.raises(W2VError, match=message) as e:
-        jobs.save_upload("upload.txt", data)
+        uploads.save_corpus("upload.txt", data)
     assert "\n" not in str(e.value) and ".tmp" not in str(e.value)
     assert list(corpora.iterdir()) == [keep] and keep.read_bytes() == b"kept text " * 100
 
@@ -175,63 +179,120 @@ def test_delete_stays_inside_the_runs_folder(dirs, tmp_path):
 
 
 def test_form_fields_cover_the_config_and_reach_the_cli():
-    fields = jobs.config_fields()
-    assert [f["name"] for f in fields] == [f.name for f in dataclasses.fields(TrainConfig)]
-    assert all(f["help"] for f in fields)
-    assert next(f for f in fields if f["name"] == "mode")["choices"] == ["skipgram", "cbow"]
-    cfg = jobs.make_config({"dim": 12, "lr": 0.01, "probe_words": " King, queen ,"}, "seed")
+    fields = form.fields()
+    assert [f.name for f in fields] == [f.name for f in dataclasses.fields(TrainConfig)]
+    assert all(f.help and f.label and f.flag.startswith("--") for f in fields)
+    assert next(f for f in fields if f.name == "mode").choices == ("skipgram", "cbow")
+    window = next(f for f in fields if f.name == "window")
+    assert (window.low, window.high, window.key) == (1, 100, "cfg-word2vec-window")
+    assert [t for t, _ in form.groups()] == [form.GROUP_TITLES[g] for g in config.GROUPS]
+    assert next(f for f in form.fields("seed") if f.name == "dim").default == 300
+    cfg = form.make_config({"dim": 12, "lr": 0.01, "probe_words": " King, queen ,"}, "seed")
     assert cfg.recipe == "seed" and cfg.dim == 12 and cfg.probe_words == ("king", "queen")
     from w2v.__main__ import build_parser, config_from_args
-    for c in (cfg, jobs.make_config({"ns_exponent": 0.5, "noise": "pool", "keep_punct": True, "sample": 0.0})):
-        a = build_parser().parse_args(["train", "c.txt", "--out", "r", *jobs.cli_args(c)])
+    for c in (cfg, form.make_config({"ns_exponent": 0.5, "noise": "pool", "keep_punct": True, "sample": 0.0})):
+        a = build_parser().parse_args(["train", "c.txt", "--out", "r", *config.to_args(c)])
         assert config_from_args(a) == c  # the job trains exactly what the form shows
     with pytest.raises(W2VError, match="window"):
-        jobs.make_config({"window": 0})
+        form.make_config({"window": 0})
 
 
 def test_estimate(dirs, corpus):
     cfg = TrainConfig(dim=16, epochs=3, min_count=1, window=4, threads=1)
-    est = jobs.estimate(corpus, cfg)
+    est = estimate.estimate(corpus, cfg)
     assert est["vocab_size"] == 48 and est["param_bytes"] == 2 * 48 * 16 * 4
     assert 0 < est["pairs_per_epoch"] <= est["vocab_tokens"] * 5
     assert est["words_per_sec"] > 0 and est["seconds"] == pytest.approx(3 * est["vocab_tokens"] / est["words_per_sec"])
-    assert jobs.estimate(corpus, cfg, calibrate=False)["seconds"] is None
+    assert estimate.estimate(corpus, cfg, calibrate=False)["seconds"] is None
 
 
 def test_feed_reads_new_events_only(tmp_path):
     run = Run(tmp_path)
-    feed = jobs.new_feed()
+    state = feed.new_feed()
     run.append_metric({"event": "start", "engine": "kernel"})
     run.append_metric({"event": "step", "words_done": 10, "loss": 3.0, "loss_pos": 1.0, "loss_neg": 2.0,
                        "lr": 0.02, "words_per_sec": 5.0, "epoch": 0})
-    jobs.read_feed(run, feed)
+    feed.read_feed(run, state)
     run.append_metric({"event": "epoch", "epoch": 1, "neighbours": {"a": [["b", 0.9]]}, "scores": {}})
-    jobs.read_feed(run, feed)
-    jobs.read_feed(run, feed)
-    assert len(feed["steps"]) == 1 and len(feed["epochs"]) == 1 and feed["start"]["engine"] == "kernel"
-    assert feed["offset"] == run.metrics_path.stat().st_size
+    feed.read_feed(run, state)
+    feed.read_feed(run, state)
+    assert len(state["steps"]) == 1 and len(state["epochs"]) == 1 and state["start"]["engine"] == "kernel"
+    assert state["offset"] == run.metrics_path.stat().st_size
     run.metrics_path.write_text(json.dumps({"event": "start", "engine": "torch"}) + "\n")  # a new run, same name
-    jobs.read_feed(run, feed)
-    assert feed["steps"] == [] and feed["epochs"] == [] and feed["start"]["engine"] == "torch"
+    feed.read_feed(run, state)
+    assert state["steps"] == [] and state["epochs"] == [] and state["start"]["engine"] == "torch"
 
 
 def test_loss_curve_downsamples_the_whole_run():
-    steps = [[100 * (i + 1), 5.0 - i / 1000, 1.0, 4.0 - i / 1000, 0.025 * (1 - i / 1000), 1e5, 0]
-             for i in range(1000)]
-    c = jobs.loss_curve(steps, max_points=100)
+    steps = [dict(zip(feed.STEP_COLUMNS, (100 * (i + 1), 5.0 - i / 1000, 1.0, 4.0 - i / 1000,
+                                          0.025 * (1 - i / 1000), 1e5, 0))) for i in range(1000)]
+    c = feed.loss_curve(steps, max_points=100)
     assert len(c["words_done"]) == 100
     assert c["words_done"][-1] == 100_000 and c["words_done"][0] <= 1000  # whole run, not the tail
     assert c["loss"] == sorted(c["loss"], reverse=True) and c["lr"][-1] < c["lr"][0]
-    short = jobs.loss_curve(steps[:5], max_points=100, smooth=0.0)
-    assert short["loss"] == [s[1] for s in steps[:5]]
-    assert jobs.loss_curve([])["loss"] == []
+    short = feed.loss_curve(steps[:5], max_points=100, smooth=0.0)
+    assert short["loss"] == [s["loss"] for s in steps[:5]]
+    assert feed.loss_curve([])["loss"] == []
 
 
 def test_neighbour_changes_and_scores():
     epochs = [{"epoch": 1, "neighbours": {"a": [["b", 0.9], ["c", 0.8]]}, "scores": {}},
               {"epoch": 2, "neighbours": {"a": [["c", 0.9], ["d", 0.7]]},
                "scores": {"analogy_accuracy": 0.1, "similarity_spearman": 0.2}}]
-    ch = jobs.neighbour_changes(epochs)
+    ch = feed.neighbour_changes(epochs)
     assert ch[0]["words"]["a"] == [("b", 0.9, False), ("c", 0.8, False)]
     assert ch[1]["words"]["a"] == [("c", 0.9, False), ("d", 0.7, True)]
-    assert jobs.score_table(epochs) == [{"epoch": 2, "analogy_accuracy": 0.1, "similarity_spearman": 0.2}]
+    assert feed.score_table(epochs) == [{"epoch": 2, "analogy_accuracy": 0.1, "similarity_spearman": 0.2}]
+
+
+def test_estimate_calibration_past_its_limit_or_failing_leaves_the_time_out(dirs, corpus, monkeypatch):
+    cfg = TrainConfig(dim=16, epochs=3, min_count=1, threads=1)
+    t0 = time.time()
+    est = estimate.estimate(corpus, cfg, limit_s=0.3)  # the trainer cannot even start in 0.3 s
+    assert time.time() - t0 < 30 and est["vocab_size"] == 48
+    assert est["seconds"] is None and est["words_per_sec"] is None
+    assert est["note"] == "calibration took longer than 0.3 s" and "\n" not in est["note"]
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # a trainer that fails without a word
+    est = estimate.estimate(corpus, cfg)
+    assert est["seconds"] is None and est["note"] == "calibration failed: the trainer exited with status 1"
+    assert estimate.estimate(corpus, cfg, calibrate=False)["note"] == estimate.BUSY
+    labels = [m[0] for m in estimate.metrics(est)]
+    assert labels == ["Vocabulary", "Parameter memory", "Pairs per epoch", "Estimated training time"]
+    assert estimate.metrics(est)[-1][1:] == ("–", est["note"])
+
+
+def test_run_views_follow_the_run_states(dirs):
+    from w2v import runs as states
+    from w2v.studio import runlist
+    root = dirs[0]
+
+    def make(name, **status):
+        run = Run(root / name)
+        run.path.mkdir(parents=True)
+        atomic_write_json(run.config_path, {"train": {"dim": 10, "window": 3}, "corpus": "/x/c.txt.gz",
+                                            "created": 1.7e9})
+        atomic_write_json(run.status_path, status)
+        return run
+
+    make("done", state="finished", seconds=75, words_per_sec=1234.0)
+    make("paused", state="stopped", progress=0.25).save_checkpoint(0, 1, *[np.zeros((2, 2), "float32")] * 2, {})
+    make("crashed", state="running", pid=dead_pid(), progress=0.4)
+    make("broken", state="failed", error="--min-count is too high: lower --min-count")
+    make("busy", state="running", pid=os.getpid(), phase="training", words_total=100, progress=0.5, epoch=1,
+         epochs=4, words_per_sec=10.0, eta_s=3725)
+    v = {n: runlist.view(n) for n in ("done", "paused", "crashed", "broken", "busy", "never-started")}
+    assert v["done"].progress == (1.0, "Finished in 1m 15s · 1,234 words/s") and not v["done"].resumable
+    assert v["done"].title == ":material/check_circle: done: finished"
+    assert v["paused"].note == ("info", "Stopped at 25.0% with a checkpoint saved.") and v["paused"].resumable
+    assert v["crashed"].state == states.INTERRUPTED and v["crashed"].note[0] == "warning"
+    assert not v["crashed"].resumable  # no checkpoint to continue from
+    assert v["broken"].note == ("error", "--min-count is too high: lower --min-count")
+    assert v["busy"].live and v["busy"].stoppable and v["busy"].progress[1].endswith("ETA 1h 02m")
+    assert v["never-started"].state == states.FAILED and not v["never-started"].live
+    assert {v[n].state for n in v} <= set(states.STATES)
+    rows = {r["run"]: r for r in runlist.rows()}
+    assert set(rows) == {"done", "paused", "crashed", "broken", "busy"}
+    assert rows["done"]["corpus"] == "c.txt.gz" and rows["done"]["window"] == 3 and rows["done"]["created"]
+    assert rows["crashed"]["state"] == "interrupted" and rows["paused"]["progress"] == 25.0
+    assert runlist.watchable(None, "gone") == (list(rows), list(rows)[0])
+    assert runlist.watchable({"run": "new", "pid": 1}, None)[1] == "new"

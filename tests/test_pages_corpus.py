@@ -18,7 +18,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
     sample = tmp_path / "sample.txt"
     sample.write_text(planted_text(paragraphs=200)[0])  # 2,400 tokens, 48 types
-    monkeypatch.setattr("w2v.app_support.SAMPLE_CORPUS", sample)
+    monkeypatch.setattr("w2v.studio.paths.SAMPLE_CORPUS", sample)
     return tmp_path
 
 

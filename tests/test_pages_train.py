@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from w2v import jobs
 from w2v.runs import Run, atomic_write_json
+from w2v.studio import jobs, uploads
 
 from conftest import planted_text
 
@@ -24,7 +24,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
     monkeypatch.chdir(ROOT)
-    corpus = jobs.save_upload("planted.txt", planted_text(paragraphs=300)[0].encode())
+    corpus = uploads.save_corpus("planted.txt", planted_text(paragraphs=300)[0].encode())
     return tmp_path / "runs", corpus
 
 
@@ -89,16 +89,18 @@ def test_estimate_before_starting(env):
 
 
 def test_bad_settings_are_one_line_errors(env):
-    at = page(env[1], window=0)
+    at = page(env[1], lr=0.01, min_lr=0.02)  # each within its bounds, refused together
+    window = at.number_input(key="cfg-word2vec-window")
+    assert (window.min, window.max) == (1, 100)  # a value out of bounds cannot be entered at all
     click(at, "Start training")
-    assert "--window must be between 1 and 100" in at.error[0].value
+    assert "--min-lr must be between 0 and --lr" in at.error[0].value
     assert not env[0].exists() or not any(env[0].iterdir())
 
 
 def test_second_start_refused_then_stop_and_resume_from_the_page(env):
     runs, _ = env
     # long enough (3.6 M words at dim 50, one thread) that Stop lands before the job ends
-    corpus = jobs.save_upload("long.txt", planted_text(paragraphs=3000)[0].encode())
+    corpus = uploads.save_corpus("long.txt", planted_text(paragraphs=3000)[0].encode())
     at = page(corpus, epochs=100, dim=50)
     at.text_input(key="run_name").set_value("long")
     click(at, "Start training")

@@ -29,7 +29,14 @@ import numpy as np
 
 from .errors import W2VError
 
-STATES = ("starting", "running", "finished", "stopped", "interrupted", "failed")
+# A run's state, as status.json says it (or as `Run.status` infers it), and its groups: every
+# reader takes them from here.
+STATES = STARTING, RUNNING, FINISHED, STOPPED, INTERRUPTED, FAILED = (
+    "starting", "running", "finished", "stopped", "interrupted", "failed")
+ACTIVE = (STARTING, RUNNING)  # a process trains it (while that process lives)
+CLOSED = (FINISHED, STOPPED, FAILED)  # written by the trainer itself as it exits
+ENDED = CLOSED + (INTERRUPTED,)  # nothing trains it any more ("interrupted": its process died)
+RESUMABLE = (STOPPED, INTERRUPTED, FAILED)  # may continue from its last checkpoint
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _CKPT_RE = re.compile(r"^ckpt-(\d{3,})-(\d{6,})\.npz$")
@@ -126,8 +133,8 @@ class Run:
     def status(self) -> dict:
         """status.json, with a 'running' job whose process is gone reported as 'interrupted'."""
         st = read_json(self.status_path, {}) or {}
-        if st.get("state") in ("starting", "running") and not pid_alive(st.get("pid")):
-            st = {**st, "state": "interrupted"}
+        if st.get("state") in ACTIVE and not pid_alive(st.get("pid")):
+            st = {**st, "state": INTERRUPTED}
         return st
 
     def write_status(self, **fields: Any) -> dict:

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .corpus import Vocab, iter_token_blocks, make_pairs, reduced_windows, subsample
+from ..corpus import Vocab, compression, iter_token_blocks, make_pairs, reduced_windows, subsample
 
 
 @dataclass
@@ -191,8 +191,9 @@ def estimated_tokens(path: str | os.PathLike) -> int:
     """A rough token count from the file size (about 6 bytes a token; archives about 3x smaller),
     for a progress bar while the real count is read."""
     p = Path(path)
-    size = p.stat().st_size if p.exists() else 0
+    if not p.is_file():
+        return 1
     with open(p, "rb") as f:
-        head = f.read(3)
-    ratio = 3.2 if head[:2] == b"\x1f\x8b" else 3.8 if head == b"BZh" else 1.0
-    return max(1, int(size * ratio / 6))
+        kind = compression(f.read(8))
+    ratio = {"gz": 3.2, "bz2": 3.8, "xz": 3.8}.get(kind, 1.0)
+    return max(1, int(p.stat().st_size * ratio / 6))
