@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from w2v import kernel
-from w2v.corpus import AliasSampler
+from w2v.corpus import AliasSampler, Vocab
 from w2v.model import NegativeSamplingLoss
 
 lib = kernel.load()
@@ -80,3 +80,277 @@ def test_loss_terms_are_reported():
     assert stats[2] == 2
     assert stats[0] == pytest.approx(float(pos1 + pos2), rel=1e-5)
     assert stats[1] == pytest.approx(float(neg1 + neg2), rel=1e-5)
+
+
+# ------------------------------------------------------------------ the kernel as a whole chunk
+#
+# The tests below run whole chunks with a realistic noise table (unigram^0.75 over Zipf-like
+# counts) and compare the kernel with `_port`: the kernel's loop written out in numpy (float64),
+# which draws its noise words from `_KernelRng`, the kernel's own generator. A change to the order
+# in which the kernel draws noise words changes the vectors a seed trains, and fails these tests.
+
+M64 = (1 << 64) - 1
+
+
+class _KernelRng:
+    """The kernel's splitmix64 stream for one thread, and its alias-table draw."""
+
+    def __init__(self, seed: int, thread: int = 0):
+        self.s = (seed * 0x2545F4914F6CDD1D + thread * 0x9E3779B97F4A7C15 + 1) & M64
+
+    def next(self) -> int:
+        self.s = (self.s + 0x9E3779B97F4A7C15) & M64
+        z = self.s
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        return z ^ (z >> 31)
+
+    def below(self, n: int) -> int:
+        return ((self.next() >> 32) * n) >> 32
+
+    def noise(self, prob, alias) -> int:
+        j = self.below(len(prob))
+        return j if (self.next() >> 40) / 16777216.0 < prob[j] else int(alias[j])
+
+
+def _sig(s):
+    return 1.0 / (1.0 + np.exp(-s))
+
+
+def _logsig(s):
+    return -np.logaddexp(0.0, -s)
+
+
+def _windows(ids, para, b, prob, alias, K, seed, pool, threads=1):
+    """The kernel's walk over a chunk: for each position with a context, in each thread's range,
+    (position, centre, context words, noise words of each pair), drawn in the kernel's order."""
+    n = len(ids)
+    threads = max(1, min(threads, max(1, n // 1000)))
+    for t in range(threads):
+        rng = _KernelRng(seed, t)
+        for i in range(n * t // threads, n * (t + 1) // threads):
+            ctx = [int(ids[j]) for j in range(max(0, i - b[i]), min(n - 1, i + b[i]) + 1)
+                   if j != i and para[j] == para[i]]
+            if not ctx:
+                continue
+            shared = [rng.noise(prob, alias) for _ in range(K)]  # the window's K (window, cbow)
+            if pool == 0:
+                noise = [shared] * len(ctx)
+            else:  # pair: K fresh per pair; pool: the window draws pool·K, each pair picks K
+                P = K * pool if pool > 0 else K * len(ctx)
+                drawn = [rng.noise(prob, alias) for _ in range(P)]
+                noise = [[drawn[rng.below(P)] if pool > 0 else drawn[c * K + k] for k in range(K)]
+                         for c in range(len(ctx))]
+            yield i, int(ids[i]), ctx, noise
+
+
+def _port(in_w, out_w, ids, para, b, prob, alias, K, cbow, lr0, lr1, seed, pool, threads=1, log=None):
+    """The kernel's update, thread range after thread range, in float64. Returns the new tables and
+    [positive loss, negative loss, tracked, pairs] (every position tracked). `log` collects
+    (centre, noise words) of each pair for the tests to check what the data exercised."""
+    win, wout = in_w.double().numpy().copy(), out_w.double().numpy().copy()
+    span = max(len(ids) - 1, 1)
+    stats = np.zeros(4)
+    for i, w, ctx, noise in _windows(ids, para, b, prob, alias, K, seed, 0 if cbow else pool, threads):
+        lr = lr0 + (lr1 - lr0) * (i / span)
+        if log is not None:
+            log.extend((w, nz) for nz in noise[:1 if cbow else None])
+        if cbow:
+            _cbow_step(win, wout, ctx, [w, *noise[0]], lr, stats)
+        elif pool == 0:
+            _window_step(win, wout, ctx, [w, *noise[0]], lr, stats)
+        else:
+            for x, nz in zip(ctx, noise):  # pair by pair, each noise word in turn (word2vec.c)
+                _pair_step(win, wout, x, w, nz, lr, stats)
+    return torch.from_numpy(win).float(), torch.from_numpy(wout).float(), stats
+
+
+def _pair_step(win, wout, x, w, noise, lr, stats):
+    e = np.zeros(win.shape[1])
+    for k, o in enumerate([w, *noise]):
+        if k and o == w:
+            continue  # a noise word equal to the centre is skipped
+        s = win[x] @ wout[o]
+        g = ((k == 0) - _sig(s)) * lr
+        e += g * wout[o]
+        wout[o] += g * win[x]
+        stats[0 if k == 0 else 1] -= _logsig(s if k == 0 else -s)
+    win[x] += e
+    stats[2:] += 1
+
+
+def _window_step(win, wout, ctx, tgt, lr, stats):
+    """One SGD step on the window's summed loss: every gradient from the old values."""
+    w = tgt[0]
+    X, T = win[ctx], wout[tgt]
+    S = X @ T.T
+    label = np.zeros(len(tgt))
+    label[0] = 1
+    active = np.array([k == 0 or o != w for k, o in enumerate(tgt)], float)
+    G = (label - _sig(S)) * lr * active
+    np.add.at(wout, tgt, G.T @ X)
+    np.add.at(win, ctx, G @ T)
+    stats[0] -= _logsig(S[:, 0]).sum()
+    stats[1] -= (_logsig(-S[:, 1:]) * active[1:]).sum()
+    stats[2:] += len(ctx)
+
+
+def _cbow_step(win, wout, ctx, tgt, lr, stats):
+    """word2vec.c's CBOW: the mean h of the context rows predicts the centre; each target in turn;
+    every context row receives the whole error."""
+    w = tgt[0]
+    h = win[ctx].mean(0)
+    e = np.zeros_like(h)
+    for k, o in enumerate(tgt):
+        if k and o == w:
+            continue
+        s = h @ wout[o]
+        g = ((k == 0) - _sig(s)) * lr
+        e += g * wout[o]
+        wout[o] += g * h
+        stats[0 if k == 0 else 1] -= _logsig(s if k == 0 else -s)
+    for x in ctx:
+        win[x] += e
+    stats[2:] += 1
+
+
+def _zipf_chunk(n=240, V=400, d=16, seed=0):
+    """A chunk drawn from Zipf-like counts, its noise table (unigram^0.75) and random tables."""
+    rng = np.random.default_rng(seed)
+    counts = np.round(1e5 / np.arange(1, V + 1)).astype(np.int64)
+    noise = Vocab([f"w{i}" for i in range(V)], counts).noise_dist(0.75)
+    ids = rng.choice(V, size=n, p=counts / counts.sum()).astype(np.int32)
+    para = np.cumsum(rng.random(n) < 0.03).astype(np.int32)  # some paragraph boundaries
+    b = rng.integers(1, 6, size=n).astype(np.int32)  # window 5, reduced
+    g = torch.Generator().manual_seed(seed)
+    in_w = (torch.randn(V, d, generator=g) * 0.3).contiguous()
+    out_w = (torch.randn(V, d, generator=g) * 0.3).contiguous()
+    return ids, para, b, AliasSampler(noise), in_w, out_w
+
+
+CASES = {"pair": (False, -1), "pool": (False, 2), "window": (False, 0), "cbow": (True, 0)}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_chunk_with_realistic_noise_and_lr_ramp_equals_the_port(case):
+    """K=5 noise words from unigram^0.75, the learning rate falling within the chunk: the kernel
+    trains exactly what its loop written out in numpy trains (pool: each pair picks 5 of 10)."""
+    cbow, pool = CASES[case]
+    ids, para, b, alias, in_w, out_w = _zipf_chunk()
+    log = []
+    want_in, want_out, want = _port(in_w, out_w, ids, para, b, alias.prob, alias.alias, 5, cbow,
+                                    0.2, 0.02, 77, pool, log=log)
+    stats = kernel.train_chunk(lib, in_w, out_w, ids, para, b, alias.prob, alias.alias, 5, cbow,
+                               0.2, 0.02, 1, 77, loss_every=1, noise_pool=pool)
+    # the data exercises what makes noise words realistic: repeats among one pair's words, and
+    # noise words equal to the centre (skipped)
+    assert any(len(set(noise)) < len(noise) for _, noise in log)
+    assert any(w in noise for w, noise in log)
+    assert torch.allclose(in_w, want_in, atol=2e-4) and torch.allclose(out_w, want_out, atol=2e-4)
+    assert stats[2:].tolist() == want[2:].tolist()  # tracked pairs, pairs trained
+    assert stats[:2] == pytest.approx(want[:2], rel=1e-4)
+
+
+def test_the_port_tells_modes_and_ramps_apart():
+    """The comparison above can fail: another noise mode, a constant learning rate or another
+    seed moves the tables far beyond its tolerance."""
+    ids, para, b, alias, in_w, out_w = _zipf_chunk()
+    args = (in_w, out_w, ids, para, b, alias.prob, alias.alias, 5, False)
+    base, _, _ = _port(*args, 0.2, 0.02, 77, 2)
+    for lr0, lr1, seed, pool in [(0.2, 0.02, 77, -1), (0.2, 0.02, 77, 0), (0.2, 0.2, 77, 2),
+                                 (0.2, 0.02, 78, 2)]:
+        other, _, _ = _port(*args, lr0, lr1, seed, pool)
+        assert (other - base).abs().max() > 100 * 2e-4
+
+
+def test_cbow_step_equals_autograd():
+    """One CBOW window against autograd: h is the mean of the context rows, the loss of the
+    centre and one noise word on h, and every context row moves by the whole step on h."""
+    in_w, out_w = _tables(seed=4)
+    p = np.zeros(6)
+    p[5] = 1.0
+    alias = AliasSampler(p)
+    h = in_w[[1, 2, 3]].mean(0).clone().requires_grad_(True)
+    o = out_w.clone().requires_grad_(True)
+    loss = NegativeSamplingLoss(reduction="sum")(h.view(1, -1), o[[0]], o[[5]].view(1, 1, -1))
+    loss.backward()
+    want_in, want_out = in_w.clone(), (o - 0.1 * o.grad).detach()
+    want_in[[1, 2, 3]] -= 0.1 * h.grad
+    ids = np.array([1, 2, 0, 3], np.int32)  # centre 0 at position 2, window 2: contexts 1, 2, 3
+    stats = kernel.train_chunk(lib, in_w, out_w, ids, np.array([0, 0, 0, 0], np.int32),
+                               np.array([0, 0, 2, 0], np.int32), alias.prob, alias.alias, 1, True,
+                               0.1, 0.1, 1, 1, loss_every=1)
+    assert stats[3] == 1  # only position 2 has a window (b = 0 elsewhere)
+    assert torch.allclose(in_w, want_in, atol=1e-5) and torch.allclose(out_w, want_out, atol=1e-5)
+
+
+def test_learning_rate_falls_within_a_chunk():
+    """Position i of n trains at lr0 + (lr1 - lr0)·i/(n - 1)."""
+    in_w, out_w = _tables(seed=5)
+    windows = [(0, [1, 2]), (1, [0, 2]), (2, [0, 1])]
+    want_in, want_out = in_w.clone(), out_w.clone()
+    for i, window in enumerate(windows):
+        want_in, want_out = _reference(want_in, want_out, [window], [5, 5, 5], 0.3 + (0.01 - 0.3) * i / 2)
+    flat_in, _ = _reference(in_w, out_w, windows, [5, 5, 5], 0.3)
+    p = np.zeros(6)
+    p[5] = 1.0
+    alias = AliasSampler(p)
+    ids = np.array([0, 1, 2], np.int32)
+    kernel.train_chunk(lib, in_w, out_w, ids, np.zeros(3, np.int32), np.full(3, 2, np.int32), alias.prob,
+                       alias.alias, 3, False, 0.3, 0.01, 1, 9, noise_pool=0)
+    assert torch.allclose(in_w, want_in, atol=1e-5) and torch.allclose(out_w, want_out, atol=1e-5)
+    assert not torch.allclose(in_w, flat_in, atol=1e-3)
+
+
+def _noise_counts(out_w, x, lr):
+    """How often each word was drawn as a noise word, read from the output table (see below)."""
+    return -(out_w @ x).double().numpy() / (0.5 * lr)
+
+
+def test_noise_draws_follow_unigram_to_the_075():
+    """Count the kernel's noise draws from the output table: with the output table at zero and a
+    tiny rate, every draw of word o adds lr·σ(0)·x to row o, so the row tells how often o was drawn."""
+    V, d, n, K = 300, 8, 20000, 5
+    counts = np.round(1e5 / np.arange(1, V + 1)).astype(np.int64)
+    p = Vocab([f"w{i}" for i in range(V)], counts).noise_dist(0.75)
+    alias = AliasSampler(p)
+    in_w, out_w = torch.zeros(V, d), torch.zeros(V, d)
+    in_w[0] = 1 / np.sqrt(d)  # every position is word 0: each pair is (0, 0)
+    lr = 1e-7
+    stats = kernel.train_chunk(lib, in_w, out_w, np.zeros(n, np.int32), np.zeros(n, np.int32),
+                               np.ones(n, np.int32), alias.prob, alias.alias, K, False, lr, lr, 1, 5,
+                               noise_pool=-1)
+    pairs = int(stats[3])
+    assert pairs == 2 * n - 2
+    drawn = _noise_counts(out_w[1:], in_w[0], lr)  # word 0, the centre, is never a noise word
+    expected = K * pairs * p[1:]
+    assert drawn.sum() == pytest.approx(expected.sum(), rel=0.01)
+    chi2 = ((drawn - expected) ** 2 / expected).sum()
+    assert chi2 < 400, chi2  # V-2 = 298 degrees of freedom: 400 is far in the tail
+    uniform = K * pairs * (1 - p[0]) / (V - 1)
+    assert ((drawn - uniform) ** 2 / uniform).sum() > 10 * 400  # a uniform table would fail
+
+
+def test_two_threads_split_the_chunk_each_with_its_own_noise_stream():
+    """Threads take halves of the chunk and draw from their own streams. Hogwild threads make the
+    tables depend on how their updates interleave, so this reads the noise words each thread drew
+    (as above: a tiny rate, every position word 0) and compares them with the port's draws."""
+    V, d, n, K = 300, 8, 2000, 5
+    alias = _zipf_chunk(V=V)[3]
+    in_w, out_w = torch.zeros(V, d), torch.zeros(V, d)
+    in_w[0] = 1 / np.sqrt(d)
+    ids, para, b = np.zeros(n, np.int32), np.zeros(n, np.int32), np.full(n, 2, np.int32)
+    lr = 1e-7
+    stats = kernel.train_chunk(lib, in_w, out_w, ids, para, b, alias.prob, alias.alias, K, False,
+                               lr, lr, 2, 11, loss_every=1, noise_pool=-1)
+
+    def port_counts(threads):
+        pairs = [nz for _, _, _, noise in _windows(ids, para, b, alias.prob, alias.alias, K, 11, -1, threads)
+                 for nz in noise]
+        return np.bincount([o for nz in pairs for o in nz if o != 0], minlength=V)[1:], len(pairs)
+    want, pairs = port_counts(2)
+    one, _ = port_counts(1)
+    assert stats[2:].tolist() == [pairs, pairs] == [4 * n - 6] * 2
+    drawn = _noise_counts(out_w[1:], in_w[0], lr)
+    assert np.abs(drawn - want).sum() < 0.002 * want.sum()  # a lost Hogwild update is one draw
+    assert np.abs(drawn - one).sum() > 0.02 * want.sum()  # one thread's stream draws other words
