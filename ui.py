@@ -14,6 +14,26 @@ from w2v.errors import W2VError  # noqa: E402
 from w2v.studio import corpora, corpus_stats  # noqa: E402
 
 
+def _app_navigation_decides() -> None:
+    """Streamlit takes the pages/ folder next to app.py for an automatic multipage app (its own
+    page list: app, compare, corpus, …; app.py's wide layout never set) until a script run calls
+    st.navigation, so a deep link such as /train as the server's first visit ran the page alone,
+    for that whole session. Every page imports this module first: such a run ends here and runs
+    again through app.py, whose st.navigation then decides for every session. (Streamlit keeps
+    the switch in PagesManager.uses_pages_directory, 1.61 to 1.67 at least; tests/e2e/
+    test_navigation.py notices a change.)"""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_app_navigation_decides()
+
+
 def corpus_picker(help: str) -> Path:
     """The Corpus select box: the bundled sample, then the uploads. The choice is shared by the
     Corpus and Train pages (session state 'corpus_path')."""

@@ -56,9 +56,11 @@ vocab = corpus_stats.vocab_at(summary, min_count)
 
 m = st.columns(4)
 m[0].metric("Tokens", f"{summary.tokens:,}")
-m[1].metric("Word types", f"{summary.types:,}")
+m[1].metric("Word types", f"more than {summary.max_types:,}" if summary.pruned_at else f"{summary.types:,}")
 m[2].metric(f"Vocabulary (min_count {min_count})", f"{len(vocab):,}")
 m[3].metric("Tokens covered", f"{corpus_stats.coverage(summary, min_count):.1%}")
+if note := corpus_stats.approximation(summary):
+    st.warning(note, icon=":material/info:")
 
 words, vocab_tab, sub_tab, pipe_tab = st.tabs(["Words and Zipf", "Vocabulary vs min_count", "Subsampling",
                                                "The pipeline on your text"])

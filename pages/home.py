@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+import ui  # noqa: F401  (first, as on every page: app.py's navigation decides, even on a first deep link)
 from w2v.studio import corpora, paths, runlist
 
 st.title("w2v studio")

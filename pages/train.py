@@ -111,8 +111,11 @@ def controls(v: runlist.RunView) -> None:
         st.progress(*v.progress)
     if v.stoppable and st.button("Stop", key=f"stop-{v.name}",
                                  help="save a checkpoint and end the job; Resume continues it"):
-        if jobs.stop(v.name):
-            st.info("Stopping: the trainer is writing a checkpoint…")
+        try:
+            if jobs.stop(v.name):
+                st.info("Stopping: the trainer is writing a checkpoint…")
+        except W2VError as e:
+            st.error(str(e))
     if v.note:
         getattr(st, v.note[0])(v.note[1])
     if v.resumable and st.button("Resume", key=f"resume-{v.name}", type="primary"):

@@ -5,7 +5,8 @@
       vocab.tsv          word <TAB> count, most frequent first (row i = row i of every table)
       corpus.ids         the corpus encoded as int32 vocabulary ids, -1 = paragraph boundary
       metrics.jsonl      one JSON object per event (start, step, epoch, end)
-      status.json        state, pid, progress, speed, final scores
+      status.json        state, pid (with its host and start time), progress, speed, final scores
+      .lock              the run's own lock (Run.lock): held by the process training or deleting it
       checkpoints/       ckpt-EEE-CCCCCC.npz: both tables and the position (epoch, chunk)
       in_vectors.npy     final input table  (float32)
       out_vectors.npy    final output table (float32)
@@ -17,9 +18,11 @@ unpickles: numpy files load with allow_pickle=False.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -31,12 +34,12 @@ from .errors import W2VError
 
 # A run's state, as status.json says it (or as `Run.status` infers it), and its groups: every
 # reader takes them from here.
-STATES = STARTING, RUNNING, FINISHED, STOPPED, INTERRUPTED, FAILED = (
-    "starting", "running", "finished", "stopped", "interrupted", "failed")
+STATES = STARTING, RUNNING, FINISHED, STOPPED, INTERRUPTED, FAILED, DIVERGED = (
+    "starting", "running", "finished", "stopped", "interrupted", "failed", "diverged")
 ACTIVE = (STARTING, RUNNING)  # a process trains it (while that process lives)
-CLOSED = (FINISHED, STOPPED, FAILED)  # written by the trainer itself as it exits
+CLOSED = (FINISHED, STOPPED, FAILED, DIVERGED)  # written by the trainer itself as it exits
 ENDED = CLOSED + (INTERRUPTED,)  # nothing trains it any more ("interrupted": its process died)
-RESUMABLE = (STOPPED, INTERRUPTED, FAILED)  # may continue from its last checkpoint
+RESUMABLE = (STOPPED, INTERRUPTED, FAILED)  # may continue from its last checkpoint ("diverged" would again)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _CKPT_RE = re.compile(r"^ckpt-(\d{3,})-(\d{6,})\.npz$")
@@ -86,20 +89,85 @@ def read_json(path: str | os.PathLike, default: Any = None) -> Any:
         return default  # missing (or below a plain file), or not whole JSON
 
 
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
+# ---- which process a record (status.json, a lock) names: pid, host and the process's start time
+
+HOST = socket.gethostname()
+ALIVE, DEAD, ELSEWHERE = "alive", "dead", "elsewhere"  # what process_state says
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields 3 on of /proc/PID/stat (Linux; after the command name, which may hold spaces), or None."""
     try:
-        os.kill(int(pid), 0)
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].decode("ascii", "replace").split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_start(pid: int) -> int | None:
+    """When process `pid` started, in clock ticks after boot (field 22 of /proc/PID/stat): a pid the
+    system gives again to a later process comes with a later start. None where unknown."""
+    fields = _proc_stat(pid)
+    try:
+        return int(fields[19]) if fields else None
+    except (IndexError, ValueError):
+        return None
+
+
+def identity(pid: int | None = None) -> dict:
+    """{'pid', 'host', 'pid_start'} of process `pid` (this process by default): written next to every
+    pid, so that a reader tells it from a later process given the same number, or from a process
+    on another machine that shares the runs folder."""
+    pid = os.getpid() if pid is None else int(pid)
+    return {"pid": pid, "host": HOST, "pid_start": process_start(pid)}
+
+
+def job_pid(value: Any) -> int | None:
+    """`value` as the pid of a job, or None: 0, 1 and negative numbers name no job (os.kill would
+    address a process group, init or every process), nor does anything but an integer."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else None
+
+
+def elsewhere(record: dict) -> str | None:
+    """The host a record's process runs on, when that is not this machine (not ours to judge or signal)."""
+    host = record.get("host")
+    return host if isinstance(host, str) and host and host != HOST else None
+
+
+def process_state(record: dict) -> str:
+    """ALIVE, DEAD or ELSEWHERE: whether the process a record names by (host, pid, pid_start) still
+    runs. A record from another host is ELSEWHERE; one without host or start time (written before
+    they were recorded) is judged by its pid alone."""
+    if elsewhere(record):
+        return ELSEWHERE
+    pid = job_pid(record.get("pid"))
+    if pid is None:
+        return DEAD
+    try:
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return False
+        return DEAD
     except PermissionError:
-        return True
-    try:  # a zombie child of ours has exited: it is not training any more
-        with open(f"/proc/{int(pid)}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+        pass  # it exists, run by another user
+    fields = _proc_stat(pid)
+    if fields is None:
+        return ALIVE  # no /proc: the pid is all there is to go by
+    if fields[:1] == ["Z"]:  # a zombie child of ours has exited: it is not training any more
+        return DEAD
+    start = record.get("pid_start")
+    return DEAD if start is not None and fields[19:20] not in ([], [str(start)]) else ALIVE  # reused pid
+
+
+def pid_alive(pid: Any, start: int | None = None) -> bool:
+    """Whether process `pid` of this machine runs (and, given `start`, is the one that started then)."""
+    return process_state({"pid": pid, "pid_start": start}) == ALIVE
+
+
+def may_signal(record: dict) -> int | None:
+    """The pid a record names when this process may signal it: alive on this machine, not init,
+    not this process. None otherwise."""
+    pid = job_pid(record.get("pid"))
+    return pid if pid != os.getpid() and process_state(record) == ALIVE else None
 
 
 class Run:
@@ -113,6 +181,7 @@ class Run:
     ids_path = property(lambda self: self.path / "corpus.ids")
     metrics_path = property(lambda self: self.path / "metrics.jsonl")
     status_path = property(lambda self: self.path / "status.json")
+    lock_path = property(lambda self: self.path / ".lock")
     checkpoints_dir = property(lambda self: self.path / "checkpoints")
     in_vectors_path = property(lambda self: self.path / "in_vectors.npy")
     out_vectors_path = property(lambda self: self.path / "out_vectors.npy")
@@ -131,17 +200,68 @@ class Run:
         return cfg
 
     def status(self) -> dict:
-        """status.json, with a 'running' job whose process is gone reported as 'interrupted'."""
-        st = read_json(self.status_path, {}) or {}
-        if st.get("state") in ACTIVE and not pid_alive(st.get("pid")):
+        """status.json, with a 'running' job whose process is gone reported as 'interrupted'. A job
+        of another host keeps the state it wrote (this machine cannot tell): `elsewhere(status)`."""
+        st = read_json(self.status_path, {})
+        st = st if isinstance(st, dict) else {}
+        if st.get("state") in ACTIVE and process_state(st) == DEAD:
             st = {**st, "state": INTERRUPTED}
         return st
 
     def write_status(self, **fields: Any) -> dict:
-        st = read_json(self.status_path, {}) or {}
+        """Merge `fields` into status.json. A `pid` comes with its process's host and start time."""
+        st = read_json(self.status_path, {})
+        st = st if isinstance(st, dict) else {}
+        if fields.get("pid") is not None:
+            fields = {**fields, **identity(fields["pid"])}
         st.update(fields, updated=time.time())
         atomic_write_json(self.status_path, st)
         return st
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the run's own lock for the block: an exclusive, non-blocking flock on RUN/.lock
+        (released when the block ends or the holder dies; never deleted while the run exists).
+        The trainer holds it for its whole life; deleting a run takes it too. Raises W2VError
+        naming the holder when another process holds it; the run directory must exist."""
+        import fcntl
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666 & ~_UMASK)
+        except (FileNotFoundError, NotADirectoryError):
+            raise W2VError(f"there is no run directory {self.name} to lock") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise W2VError(self._in_use()) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(identity()).encode())
+            yield
+        finally:
+            os.close(fd)
+
+    def locked(self) -> bool:
+        """Whether a process holds the run's lock (this one included, in another `lock()` block).
+        It tries the lock for an instant: check with it now and then, never in a polling loop."""
+        import fcntl
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def _in_use(self) -> str:
+        held = read_json(self.lock_path, {})
+        held = held if isinstance(held, dict) else {}
+        who = f"process {held.get('pid')}" + (f" on host {held['host']}" if elsewhere(held) else "")
+        return (f"run {self.name} is in use by {who if held.get('pid') else 'another process'} (training, "
+                "resuming or being deleted): stop that job or wait for it, then try again")
 
     def append_metric(self, event: dict) -> None:
         line = json.dumps(event, separators=(",", ":")) + "\n"

@@ -6,7 +6,10 @@
     sentence_pairs(s.examples[0], vocab, window=2)               # the (centre, context) pairs
     noise_table(vocab); dropped_words(vocab, 1e-3)
 
-Everything after `summarize` works on its counts, so moving a slider costs no re-read.
+Everything after `summarize` works on its counts, so moving a slider costs no re-read. A corpus of
+more than MAX_TYPES word types is counted as word2vec.c does when its vocabulary outgrows its table
+(ReduceVocab): the rarest types are dropped while reading, and the summary says its counts are
+approximate (`pruned_at`, `approximation`).
 """
 
 from __future__ import annotations
@@ -22,9 +25,34 @@ import numpy as np
 from ..corpus import Vocab, compression, iter_token_blocks, make_pairs, reduced_windows, subsample
 
 
+MAX_TYPES = 1_000_000  # word types held while counting (about 150 MB at most)
+_SLICE = 1 << 16  # tokens counted between two checks of the bound
+
+
+class TypeCounter:
+    """Counts of word types, never more than `bound` + one slice of them held: whenever more are,
+    the types seen at most `pruned_at` times are dropped, `pruned_at` rising by one each time
+    (word2vec.c's ReduceVocab), until `bound` or fewer are left. Counts of the types kept are then
+    lower bounds (a type dropped once starts again from zero)."""
+
+    def __init__(self, bound: int = MAX_TYPES):
+        self.bound = max(int(bound), 1)
+        self.counts: Counter = Counter()
+        self.pruned_at = 0  # 0: every count exact
+
+    def update(self, tokens: list[str]) -> None:
+        for first in range(0, len(tokens), _SLICE):
+            self.counts.update(tokens[first:first + _SLICE])
+            while len(self.counts) > self.bound:
+                self.pruned_at += 1
+                self.counts = Counter({w: c for w, c in self.counts.items() if c > self.pruned_at})
+
+
 @dataclass
 class CorpusSummary:
-    """Counts of every word type, most frequent first (ties alphabetically), and a few examples."""
+    """Counts of every word type, most frequent first (ties alphabetically), and a few examples.
+    With `pruned_at` > 0 the corpus had more than `max_types` types: types seen up to `pruned_at`
+    times were dropped while counting, `types` is the number kept and the counts are lower bounds."""
 
     tokens: int
     types: int
@@ -32,24 +60,33 @@ class CorpusSummary:
     words: list[str]
     counts: np.ndarray  # int64, non-increasing
     examples: list[list[str]] = field(default_factory=list)  # short passages for the pipeline view
+    pruned_at: int = 0
+    max_types: int = MAX_TYPES
+
+
+def approximation(s: CorpusSummary) -> str | None:
+    """What the page says of a summary whose counts are approximate, or None when they are exact."""
+    if not s.pruned_at:
+        return None
+    return (f"Counts are approximate: this corpus has more than {s.max_types:,} word types, so while reading "
+            f"it the rarest ones were dropped whenever that many were held (as word2vec does). Words seen up to "
+            f"{s.pruned_at:,} times may be missing and other counts may be a little low; token counts are exact.")
 
 
 def summarize(path: str | os.PathLike, keep_punct: bool = False,
               progress: Callable[[int], None] | None = None,
-              n_examples: int = 40, example_len: int = 24) -> CorpusSummary:
-    """Stream `path` once: word counts, paragraph count and the first `n_examples` passages
-    (a paragraph, cut to `example_len` tokens). `progress(tokens_read)` is called per block."""
-    counter: Counter = Counter()
+              n_examples: int = 40, example_len: int = 24, max_types: int = MAX_TYPES) -> CorpusSummary:
+    """Stream `path` once: word counts (at most `max_types` types held: see TypeCounter), paragraph
+    count and the first `n_examples` passages (a paragraph, cut to `example_len` tokens).
+    `progress(tokens_read)` is called per block."""
+    counter = TypeCounter(max_types)
     tokens, paragraphs = 0, 1
     examples: list[list[str]] = []
     current: list[str] = []
     for block in iter_token_blocks(path, keep_punct):
         n_bound = block.count("")
-        if n_bound:
-            paragraphs += n_bound
-            counter.update(t for t in block if t)
-        else:
-            counter.update(block)
+        paragraphs += n_bound
+        counter.update([t for t in block if t] if n_bound else block)
         tokens += len(block) - n_bound
         if len(examples) < n_examples:
             for t in block:
@@ -64,10 +101,10 @@ def summarize(path: str | os.PathLike, keep_punct: bool = False,
             progress(tokens)
     if current and len(examples) < n_examples:
         examples.append(current)
-    pairs = sorted(counter.items(), key=lambda wc: (-wc[1], wc[0]))
+    pairs = sorted(counter.counts.items(), key=lambda wc: (-wc[1], wc[0]))
     return CorpusSummary(tokens=tokens, types=len(pairs), paragraphs=paragraphs,
-                         words=[w for w, _ in pairs],
-                         counts=np.array([c for _, c in pairs], dtype=np.int64), examples=examples)
+                         words=[w for w, _ in pairs], counts=np.array([c for _, c in pairs], dtype=np.int64),
+                         examples=examples, pruned_at=counter.pruned_at, max_types=counter.bound)
 
 
 _CACHE: OrderedDict = OrderedDict()

@@ -56,10 +56,12 @@ def engine_line(feed: dict) -> str | None:
 def loss_curve(steps: list[dict], max_points: int = 400, smooth: float = 0.9) -> dict[str, list]:
     """The loss terms smoothed (exponential moving average, `smooth` weight on the past) and,
     for a long run, averaged over equal buckets of steps down to `max_points`: the whole run
-    stays on the chart, never a truncated tail. Returns {column: values} for STEP_COLUMNS."""
+    stays on the chart, never a truncated tail. Returns {column: values} for STEP_COLUMNS. A value
+    that is not a finite number (a diverged run's inf or NaN loss) counts as missing."""
     if not steps:
         return {c: [] for c in STEP_COLUMNS}
-    a = np.array([[np.nan if s.get(c) is None else s[c] for c in STEP_COLUMNS] for s in steps], dtype=np.float64)
+    a = np.array([[_number(s.get(c)) for c in STEP_COLUMNS] for s in steps], dtype=np.float64)
+    a[~np.isfinite(a)] = np.nan
     for j in (STEP_COLUMNS.index(c) for c in _SMOOTHED):  # carrying over missing values
         acc = np.nan
         for i, v in enumerate(a[:, j]):
@@ -72,6 +74,10 @@ def loss_curve(steps: list[dict], max_points: int = 400, smooth: float = 0.9) ->
         a = np.array([np.nanmean(a[s:e], axis=0) if e > s else a[s] for s, e in zip(edges[:-1], edges[1:])])
         a[:, 0] = words
     return {c: [None if np.isnan(v) else float(v) for v in a[:, j]] for j, c in enumerate(STEP_COLUMNS)}
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) else np.nan
 
 
 def neighbour_changes(epochs: list[dict], k: int = 8) -> list[dict]:

@@ -3,8 +3,14 @@
 A job is `python -m w2v train CORPUS --out RUNS/<name> ...` in its own process and session, so the
 run directory stays the one contract: a reloaded page, a second tab or a restarted server reads
 the job from there. Its output goes to `RUNS/<name>.log` (next to the run: the trainer refuses a
-run directory that is not empty). `RUNS/.train.lock` holds the pid and run of the job the app
-started; a lock whose pid is dead is stale and ignored.
+run directory that is not empty). `RUNS/.train.lock` names the run and the process (pid, host,
+start time) of the job the app started; a lock whose process is gone is stale and ignored, one
+from another host sharing the folder is not ours to judge. A run named by a live lock, or whose
+own lock (`Run.lock`) is held, cannot be deleted: that covers a resumed job in the seconds before
+it writes its state.
+
+What the browser may show of a job's log is `job_error`: its last one-line `error: ...`, with
+absolute paths reduced to their last component, never a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,8 +29,8 @@ from pathlib import Path
 from .. import config
 from ..config import TrainConfig
 from ..errors import W2VError
-from ..runs import ACTIVE, CLOSED, ENDED, RESUMABLE, Run, atomic_write_json, list_runs, pid_alive, read_json, \
-    safe_name
+from ..runs import ACTIVE, ALIVE, CLOSED, DEAD, ENDED, RESUMABLE, Run, atomic_write_json, elsewhere, identity, \
+    list_runs, may_signal, process_state, read_json, safe_name
 from . import paths
 
 LOCK_NAME = ".train.lock"
@@ -41,21 +48,45 @@ def _reap() -> None:
             del _procs[pid]
 
 
+def _read_lock(root: Path) -> dict:
+    lock = read_json(_lock_path(root), {})
+    return lock if isinstance(lock, dict) else {}
+
+
+def _holds(record: dict) -> bool:
+    """Whether a lock still counts: its process lives here, or runs on another host (not ours to judge)."""
+    return bool(record) and process_state(record) != DEAD
+
+
+def _job(run: str | None, record: dict) -> dict:
+    host = elsewhere(record)
+    return {"run": run, "pid": record.get("pid"), **({"host": host} if host else {})}
+
+
 def active_job(root: str | os.PathLike | None = None) -> dict | None:
-    """{'run', 'pid'} of the job training now, or None. The app's lock counts while its pid
-    lives; a run whose status.json says running with a live pid (say, a CLI job) counts too."""
+    """{'run', 'pid'} of the job training now (with 'host' when another host holds the lock), or
+    None. The app's lock counts while its process lives; a run whose status.json says running,
+    by a live process of this machine (say, a CLI job), counts too."""
     _reap()
     root = Path(root or paths.runs_dir())
-    lock = read_json(_lock_path(root))
-    if isinstance(lock, dict) and pid_alive(lock.get("pid")):
-        st = Run(root / str(lock.get("run", ""))).status()
+    lock = _read_lock(root)
+    if _holds(lock):
+        st = Run(root / safe_name(str(lock.get("run", "")))).status()
         if st.get("state") not in ENDED:
-            return {"run": lock.get("run"), "pid": lock.get("pid")}
+            return _job(lock.get("run"), lock)
     for run in list_runs(root):
         st = run.status()
-        if st.get("state") in ACTIVE:
-            return {"run": run.name, "pid": st.get("pid")}
+        if st.get("state") in ACTIVE and not elsewhere(st):
+            return _job(run.name, st)
     return None
+
+
+def _busy(job: dict) -> str:
+    if job.get("host"):
+        return (f"run {job['run']} is training on host {job['host']} (process {job['pid']}), which shares this "
+                f"runs folder: wait for it to finish there (if it no longer runs, remove {LOCK_NAME} from the "
+                "runs folder)")
+    return f"run {job['run']} is training (process {job['pid']}): stop it or wait for it to finish before starting another"
 
 
 @contextlib.contextmanager
@@ -68,47 +99,62 @@ def _writable(folder: Path):
                        "can write to, with free disk space (or set W2V_RUNS_DIR)") from None
 
 
-def _acquire(root: Path, name: str) -> None:
-    """Take the lock for `name` (O_EXCL: two starts cannot both win) or refuse naming the job.
-    Servers sharing the runs folder take turns here (flock on RUNS/.train.guard): between one's
-    check and its lock, another could otherwise read a lock not written yet as stale."""
+@contextlib.contextmanager
+def _guard(root: Path):
+    """Servers sharing the runs folder take turns (flock on RUNS/.train.guard) to take the lock or
+    delete a run: between one's check and its lock, another could otherwise read a lock not
+    written yet as stale, or delete the run it is launching."""
     import fcntl
     root.mkdir(parents=True, exist_ok=True)
     with open(root / GUARD_NAME, "a") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)  # released when the file closes, or its process dies
+        yield
+
+
+def _acquire(root: Path, name: str) -> None:
+    """Take the lock for `name` (O_EXCL: two starts cannot both win) or refuse naming the job."""
+    with _guard(root):
         _acquire_locked(root, name)
 
 
 def _acquire_locked(root: Path, name: str) -> None:
     job = active_job(root)
     if job:
-        raise W2VError(f"run {job['run']} is training (process {job['pid']}): "
-                       "stop it or wait for it to finish before starting another")
+        raise W2VError(_busy(job))
     lock = _lock_path(root)
     for _ in range(2):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            held = read_json(lock) or {}
+            held = _read_lock(root)
             if _exiting(root, held):  # a job that has just ended is still writing its last files
-                _wait_pid(held.get("pid"), 10.0)
-            if pid_alive(held.get("pid")):
-                raise W2VError(f"run {held.get('run')} is being started or is ending: try again in a moment") from None
+                _wait_gone(held, 10.0)
+            if _holds(held):
+                where = f" on host {elsewhere(held)}" if elsewhere(held) else ""
+                raise W2VError(f"run {held.get('run')} is being started or is ending{where}: "
+                               "try again in a moment") from None
             lock.unlink(missing_ok=True)  # stale, or our own finished job
             continue
         with os.fdopen(fd, "w") as f:
-            json.dump({"pid": os.getpid(), "run": name, "time": time.time()}, f)
+            json.dump({**identity(), "run": name, "time": time.time()}, f)
         return
     raise W2VError("could not take the training lock: try again")
 
 
+def _release(root: Path) -> None:
+    """Drop the lock this process took (and has not handed to a job)."""
+    if _read_lock(root).get("pid") == os.getpid():
+        _lock_path(root).unlink(missing_ok=True)
+
+
 def _exiting(root: Path, lock: dict) -> bool:
-    return Run(root / str(lock.get("run", ""))).status().get("state") in CLOSED
+    return Run(root / safe_name(str(lock.get("run", "")))).status().get("state") in CLOSED
 
 
-def _wait_pid(pid, timeout: float) -> None:
+def _wait_gone(record: dict, timeout: float) -> None:
+    """Until the process `record` names has exited (or `timeout` seconds)."""
     deadline = time.time() + timeout
-    while pid_alive(pid) and time.time() < deadline:
+    while process_state(record) == ALIVE and time.time() < deadline:
         _reap()
         time.sleep(0.05)
 
@@ -127,7 +173,7 @@ def _launch(root: Path, name: str, args: list[str]) -> subprocess.Popen:
     finally:
         log.close()
     _procs[proc.pid] = proc
-    atomic_write_json(_lock_path(root), {"pid": proc.pid, "run": name, "time": time.time()})
+    atomic_write_json(_lock_path(root), {**identity(proc.pid), "run": name, "time": time.time()})
     return proc
 
 
@@ -170,22 +216,41 @@ def resume(name: str) -> str:
     if not run.checkpoints():
         raise W2VError(f"run {run.name} has no checkpoint to resume from: start a new run instead")
     with _writable(root):
-        _acquire(root, run.name)
+        _acquire(root, run.name)  # from here until the job ends, the lock names the run: no delete
+        if not run.exists() or run.locked():
+            _release(root)
+            raise W2VError(f"run {run.name} was deleted or is in use by another process: "
+                           "reload the page to see it as it is now")
         _launch(root, run.name, ["--out", str(run.path), "--resume"])
     return run.name
 
 
+def _trainer(root: Path, name: str) -> dict:
+    """The record (lock or status.json) of the process training run `name`, or {}: the app's
+    lock while it names the run and counts, else the run's status while it says training."""
+    lock = _read_lock(root)
+    if lock.get("run") == name and _holds(lock):
+        return lock
+    st = Run(root / name).status()
+    return st if st.get("state") in ACTIVE else {}
+
+
 def stop(name: str) -> bool:
     """Ask the job training `name` to stop: SIGTERM, on which the trainer writes a checkpoint
-    and marks the run stopped. Returns False when no live process trains it."""
-    root = paths.runs_dir()
-    pid = Run(root / safe_name(name)).status().get("pid")
-    lock = read_json(_lock_path(root)) or {}
-    if lock.get("run") == safe_name(name) and pid_alive(lock.get("pid")):
-        pid = lock["pid"]
-    if not pid_alive(pid) or pid == os.getpid():
+    and marks the run stopped. Returns False when no live process of this machine trains it
+    (never signals init or this process); a job of another host is refused, saying so."""
+    name = safe_name(name)
+    record = _trainer(paths.runs_dir(), name)
+    if host := elsewhere(record):
+        raise W2VError(f"run {name} is trained by process {record.get('pid')} on host {host}, which shares "
+                       "this runs folder: stop it there (this server signals only its own machine's processes)")
+    pid = may_signal(record)
+    if pid is None:
         return False
-    os.kill(int(pid), signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:  # it ended meanwhile
+        return False
     return True
 
 
@@ -196,9 +261,9 @@ def wait(name: str, timeout: float = 60.0, poll: float = 0.2) -> dict:
     while time.time() < deadline:
         job = active_job(root)
         if not job or job["run"] != name:
-            lock = read_json(_lock_path(root)) or {}
+            lock = _read_lock(root)
             if lock.get("run") == name:  # let the process finish writing and exit
-                _wait_pid(lock.get("pid"), max(0.0, deadline - time.time()))
+                _wait_gone(lock, max(0.0, deadline - time.time()))
             return Run(root / name).status()
         time.sleep(poll)
     raise W2VError(f"run {name} still training after {timeout:.0f} s")
@@ -213,13 +278,19 @@ def _run(name: str) -> Run:
 
 
 def delete_run(name: str) -> None:
-    """Delete a run directory (and its log) inside the runs folder; refused while it trains."""
+    """Delete a run directory (and its log) inside the runs folder. Refused while a job trains it
+    or is being launched for it (the app's lock names it), and while another process holds the
+    run's own lock; the deletion itself holds that lock, so no trainer starts on it meanwhile."""
     run = _run(name)
-    job = active_job()
-    if job and job["run"] == run.name:
-        raise W2VError(f"run {run.name} is training: stop it before deleting it")
-    shutil.rmtree(run.path)
-    log_path(run.name).unlink(missing_ok=True)
+    root = paths.runs_dir()
+    with _writable(root), _guard(root):
+        if record := _trainer(root, run.name):
+            where = f" on host {elsewhere(record)}" if elsewhere(record) else ""
+            raise W2VError(f"run {run.name} is training or being started (process {record.get('pid')}{where}): "
+                           "stop it before deleting it")
+        with run.lock():
+            shutil.rmtree(run.path)
+        log_path(run.name).unlink(missing_ok=True)
 
 
 def log_path(name: str) -> Path:
@@ -227,12 +298,47 @@ def log_path(name: str) -> Path:
     return paths.runs_dir() / f"{safe_name(name)}.log"
 
 
-def log_tail(name: str, lines: int = 5) -> str:
-    """The last lines of a job's log (where a job that died before writing its status said why)."""
+def _log_end(name: str, size: int) -> str:
     try:
         with open(log_path(name), "rb") as f:
-            f.seek(max(0, os.path.getsize(f.name) - 4096))
-            text = f.read().decode("utf-8", "replace")
-    except FileNotFoundError:
+            f.seek(max(0, os.path.getsize(f.name) - size))
+            return f.read().decode("utf-8", "replace")
+    except OSError:
         return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def log_tail(name: str, lines: int = 5) -> str:
+    """The last lines of a job's log, for the server's side (scripts, tests): never for the
+    browser, which gets `job_error`."""
+    return "\n".join(_log_end(name, 4096).strip().splitlines()[-lines:])
+
+
+# An absolute path: a slash not inside a word ("words/s"), then components up to a space, quote,
+# bracket or separator; the replacement keeps the last component.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~-])/(?:[^\s/'\"()\[\],;:]+/)*([^\s/'\"()\[\],;:]+)")
+MAX_MESSAGE = 400  # characters of an error shown in the browser
+
+
+def short_paths(text: str) -> str:
+    """`text` with every absolute path reduced to its last component (the server's folders are
+    nobody's business in the browser)."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1), text)
+
+
+def one_line(text: str) -> str:
+    """An error message as the browser may show it: its first line, paths shortened, bounded."""
+    lines = str(text or "").strip().splitlines()
+    line = short_paths(lines[0].strip()) if lines else ""
+    return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
+
+
+def job_error(name: str) -> str:
+    """Why job `name` ended, as the browser may show it: the trainer's last one-line `error: ...`
+    of its latest launch (the CLI prints every error so), paths shortened; never a traceback.
+    Without such a line, a generic message naming the log on the server."""
+    text = _log_end(name, 1 << 16)
+    launch = text.rfind("\n$ ")  # each launch writes its command line first; older ones do not count
+    for line in reversed(text[launch + 1 if launch >= 0 else 0:].splitlines()):
+        if line.startswith("error:") and (message := one_line(line.removeprefix("error:"))):
+            return message
+    return f"the job ended unexpectedly; see {log_path(name).name} on the server"

@@ -8,12 +8,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..runs import ACTIVE, FAILED, FINISHED, INTERRUPTED, RESUMABLE, STARTING, STATES, STOPPED, Run, list_runs, \
-    read_json
+from ..runs import ACTIVE, DIVERGED, FAILED, FINISHED, INTERRUPTED, RESUMABLE, STARTING, STATES, STOPPED, Run, \
+    elsewhere, list_runs, read_json
 from . import jobs, paths
 
 STATE_ICONS = dict(zip(STATES, (":material/hourglass_top:", ":material/directions_run:", ":material/check_circle:",
-                                ":material/pause_circle:", ":material/warning:", ":material/error:")))
+                                ":material/pause_circle:", ":material/warning:", ":material/error:",
+                                ":material/trending_up:")))
+DIVERGED_NOTE = "The loss became infinite or NaN{where}: lower the learning rate (--lr) and train a new run."
 
 
 def duration(seconds: float | None) -> str:
@@ -71,6 +73,7 @@ class RunView:
     progress: tuple[float, str] | None  # the progress bar (fraction, text), while training or finished
     note: tuple[str, str] | None  # ('info' | 'warning' | 'error', text) for a run that ended unfinished
     resumable: bool  # ended unfinished, with a checkpoint to continue from
+    host: str | None = None  # the other machine that trains it (sharing the runs folder): not ours to stop
 
     @property
     def title(self) -> str:
@@ -78,7 +81,7 @@ class RunView:
 
     @property
     def stoppable(self) -> bool:
-        return self.state in ACTIVE
+        return self.state in ACTIVE and not self.host
 
 
 def view(name: str) -> RunView:
@@ -90,7 +93,9 @@ def view(name: str) -> RunView:
     live = state in ACTIVE or (not status and (jobs.active_job() or {}).get("run") == name)
     state = state or (STARTING if live else FAILED)
     resumable = state in RESUMABLE and run.exists() and bool(run.checkpoints())
-    return RunView(name, state, status, live, _progress(state, status), _note(name, state, status), resumable)
+    host = elsewhere(status) if state in ACTIVE else None
+    return RunView(name, state, status, live, _progress(state, status), _note(name, state, status), resumable,
+                   host)
 
 
 def _progress(state: str, st: dict) -> tuple[float, str] | None:
@@ -107,11 +112,17 @@ def _progress(state: str, st: dict) -> tuple[float, str] | None:
 
 
 def _note(name: str, state: str, st: dict) -> tuple[str, str] | None:
+    if state in ACTIVE and (host := elsewhere(st)):
+        return "info", (f"Trained by process {st.get('pid')} on host {host}, which shares this runs folder: this "
+                        "server cannot tell whether it still runs, nor stop it. Stop it there.")
     if state == STOPPED:
         return "info", f"Stopped at {100 * float(st.get('progress') or 0):.1f}% with a checkpoint saved."
     if state == INTERRUPTED:
         return "warning", ("The training process ended without finishing (killed, or the machine restarted). "
                            "Resume continues from its last checkpoint.")
     if state == FAILED:
-        return "error", st.get("error") or jobs.log_tail(name, 1) or "the job failed: see its log"
+        return "error", jobs.one_line(st.get("error")) or jobs.job_error(name)
+    if state == DIVERGED:
+        where = f" in epoch {st['epoch'] + 1}" if isinstance(st.get("epoch"), int) else ""
+        return "error", jobs.one_line(st.get("error")) or DIVERGED_NOTE.format(where=where)
     return None
