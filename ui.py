@@ -63,6 +63,7 @@ import streamlit as st  # noqa: E402
 
 from w2v.errors import W2VError  # noqa: E402
 from w2v.studio import sources as vector_sources  # noqa: E402
+from w2v.studio import words as explore_words  # noqa: E402
 from w2v.vectors import TABLES  # noqa: E402
 
 NO_VECTORS = "No vectors yet: train a run on the Train page{train}, or upload a word2vec file {upload}."
@@ -84,6 +85,25 @@ def or_stop(compute, *args, **kwargs):
     except W2VError as e:
         st.error(str(e))
         st.stop()
+
+
+def taking_turns(compute, *args):
+    """or_stop(compute, *args), where `compute` is a cached page function whose heavy work takes
+    the server's one turn without waiting (raising words.Busy while another tab holds it): then
+    the page says that it is queued, waits for the turn, and computes holding it."""
+    try:
+        return or_stop(compute, *args)
+    except explore_words.Busy:
+        pass
+    note, waited = st.empty(), [0.0]
+
+    def waiting(seconds: float) -> None:  # each call also lets Streamlit stop a page left meanwhile
+        waited[0] = seconds
+        note.info(f"{explore_words.QUEUED} (waited {seconds:.0f} s)…", icon="⏳")
+    with explore_words.heavy_turn(waiting=waiting):
+        result = or_stop(compute, *args)
+    note.caption(f"Waited {waited[0]:.0f} s for another map or comparison to finish.")
+    return result
 
 
 def sources_or_stop(upload: str = "on the Neighbours page", train: str = "") -> list:

@@ -8,8 +8,8 @@ from w2v.studio.sources import recorded_scores
 
 
 @st.cache_data(max_entries=8, show_spinner="Comparing neighbours…")
-def compare(a, b, k, n):
-    return comparison.compare(ui.load_vectors(a), ui.load_vectors(b), k=k, n=n)
+def compare(a, b, k, n):  # words.Busy while another tab computes a large comparison or a map
+    return comparison.compare(ui.load_vectors(a), ui.load_vectors(b), k=k, n=n, wait=False)
 
 
 @st.cache_data(max_entries=8, show_spinner="Running the benchmarks…")
@@ -31,7 +31,7 @@ k = c[0].slider("Neighbours per word (k)", 5, 50, 10, key="cmp_k")
 n = c[1].select_slider("Words compared (most frequent)", comparison.WORD_COUNTS, comparison.DEFAULT_WORDS,
                        key="cmp_n")
 
-df = ui.or_stop(compare, choice_a, choice_b, k, n)
+df = ui.taking_turns(compare, choice_a, choice_b, k, n)
 col = comparison.overlap_column(k)
 st.metric(f"mean neighbour overlap@{k}", f"{df[col].mean():.3f}",
           help=f"Share of each word's {k} nearest neighbours that A and B agree on, averaged over {len(df):,} words.")

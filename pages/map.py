@@ -17,9 +17,14 @@ def select(final, spec):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def project(final, at, spec, method, params):
+def project(final, at, spec, method, params):  # words.Busy while another tab computes a map
     return mapview.project(ui.load_vectors(final), json.loads(spec), method, json.loads(params),
-                           None if at is None else ui.load_vectors(at))
+                           None if at is None else ui.load_vectors(at), wait=False)
+
+
+@st.cache_data(max_entries=4, show_spinner="Finding each word's neighbours…")
+def table(final, spec, xy, labels):  # words.Busy while another tab computes a map
+    return mapview.map_table(ui.load_vectors(final), select(final, spec), xy, labels, wait=False)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -39,7 +44,8 @@ with st.sidebar:
         every = st.checkbox("all words", key="map_all")
         spec["n"] = 0 if every else st.slider("How many", 100, 5000, 1000, 100, key="map_n")
     elif mode == "search":
-        spec["search"] = st.text_input("Words containing (or a regular expression)", "ing$", key="map_search")
+        spec["search"] = st.text_input("Words containing", "ing$", key="map_search", help=mapview.SEARCH_HELP,
+                                       max_chars=mapview.SEARCH_CHARS)
         spec["n"] = mapview.SEARCH_LIMIT
     else:
         spec["word"] = st.text_input("Neighbours of", "king", key="map_word")
@@ -70,9 +76,9 @@ if stops:
                             help="The map at the start of each epoch, rotated onto the final map "
                                  "(orthogonal Procrustes) so that points move only where the space changed.")
 with st.spinner(f"Projecting {len(idx):,} words with {mapview.METHODS[method]}… (cached for the next visit)"):
-    base = ui.or_stop(project, choice, None, spec_json, method, params_json)
+    base = ui.taking_turns(project, choice, None, spec_json, method, params_json)
     at = mapview.at_stop(src, choice, when)
-    shown = base if at is None else ui.or_stop(project, choice, at, spec_json, method, params_json)
+    shown = base if at is None else ui.taking_turns(project, choice, at, spec_json, method, params_json)
 xy = mapview.aligned(shown, base)
 
 m = st.columns(4)
@@ -131,7 +137,7 @@ with left:
 
 with st.expander("Export this map"):
     if st.toggle("Prepare files", key="map_export"):
-        df = mapview.map_table(wv, idx, xy, labels)
+        df = ui.taking_turns(table, choice, spec_json, xy, labels)
         c = st.columns(3)
         c[0].download_button("Table (CSV)", df.to_csv(index=False).encode(), "map.csv", "text/csv")
         c[1].download_button("Embedding Projector (TSV, zip)", mapview.projector_zip(wv, words),

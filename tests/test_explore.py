@@ -172,8 +172,9 @@ def test_map_words_choices(wv):
     assert sorted(wv.index_to_key[i] for i in idx) == [f"g4w{i}" for i in range(6)]
     idx = mapview.map_words(wv, "neighbours", word="g6w2", k=5)
     assert {wv.index_to_key[i] for i in idx} == {f"g6w{i}" for i in range(6)}
-    with pytest.raises(W2VError, match="regular expression"):
-        mapview.map_words(wv, "search", search="(")
+    assert mapview.map_words(wv, "search", search="W1$") == mapview.matching(wv.index_to_key, "w1$")
+    with pytest.raises(W2VError, match="fewer than two"):
+        mapview.map_words(wv, "search", search="g[01]")  # not a regular expression: no word holds it
     with pytest.raises(W2VError, match="fewer than two"):
         mapview.map_words(wv, "search", search="nothing")
 
@@ -244,7 +245,7 @@ def test_the_map_timeline_and_its_alignment(env, wv):
     assert mapview.timeline(sources.Source("file", "v.txt", "v")) == []
     assert mapview.at_stop(src, final, "final") is None
     at = mapview.at_stop(src, final, "epoch 0")
-    spec = {"mode": "search", "search": "^g[01]"}
+    spec = {"mode": "search", "search": "^g1"}
     base = mapview.project(wv, spec, "pca", {"seed": 0})
     early = mapview.project(wv, spec, "pca", {"seed": 0}, sources.load_vectors(*at))
     assert early.key != base.key and early.xy.shape == base.xy.shape  # the same words, other points

@@ -27,22 +27,15 @@ def test_mapping_behaviour(wv):
         wv["nope"]
 
 
-@pytest.mark.parametrize("pos,neg", [(["w1"], []), (["w1", "w2"], ["w3"]), (["w10"], ["w20", "w30"]), ([], ["w7"])])
-def test_most_similar_matches_gensim(wv, pos, neg):
-    kv = _gensim(wv)
-    ours = wv.most_similar(positive=pos, negative=neg, topn=10)
-    theirs = kv.most_similar(positive=pos, negative=neg, topn=10)
+@pytest.mark.parametrize("method,pos,neg,atol", [
+    ("most_similar", ["w1"], [], 1e-5), ("most_similar", ["w1", "w2"], ["w3"], 1e-5),
+    ("most_similar", ["w10"], ["w20", "w30"], 1e-5), ("most_similar", [], ["w7"], 1e-5),
+    ("most_similar_cosmul", ["w1", "w2"], ["w3"], 1e-4), ("most_similar_cosmul", ["w4"], [], 1e-4)])
+def test_most_similar_and_cosmul_match_gensim(wv, method, pos, neg, atol):
+    ours = getattr(wv, method)(positive=pos, negative=neg, topn=10)
+    theirs = getattr(_gensim(wv), method)(positive=pos, negative=neg, topn=10)
     assert [w for w, _ in ours] == [w for w, _ in theirs]
-    assert np.allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-5)
-
-
-@pytest.mark.parametrize("pos,neg", [(["w1", "w2"], ["w3"]), (["w4"], [])])
-def test_most_similar_cosmul_matches_gensim(wv, pos, neg):
-    kv = _gensim(wv)
-    ours = wv.most_similar_cosmul(positive=pos, negative=neg, topn=10)
-    theirs = kv.most_similar_cosmul(positive=pos, negative=neg, topn=10)
-    assert [w for w, _ in ours] == [w for w, _ in theirs]
-    assert np.allclose([s for _, s in ours], [s for _, s in theirs], atol=1e-4)
+    assert np.allclose([s for _, s in ours], [s for _, s in theirs], atol=atol)
 
 
 def test_similarity_and_restrict_vocab(wv):

@@ -12,6 +12,7 @@ method, parameters): a .npy written with allow_pickle=False and a JSON sidecar, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -154,10 +155,28 @@ def projection_key(vectors: np.ndarray, words: Sequence[str], method: str, param
     return h.hexdigest()[:32]
 
 
+def _from_cache(folder: Path | None, key: str, n: int, method: str, params: dict) -> Projection | None:
+    if folder is None:
+        return None
+    meta = read_json(folder / f"{key}.json")
+    if meta and (folder / f"{key}.npy").exists():
+        try:
+            xy = load_npy(folder / f"{key}.npy")
+            if xy.shape == (n, 2):
+                trust = float("nan") if meta["trust"] is None else float(meta["trust"])  # NaN: null
+                return Projection(xy, method, params, trust, float(meta["seconds"]), True, key)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # a damaged entry is recomputed and overwritten
+    return None
+
+
 def project(vectors: np.ndarray, words: Sequence[str], method: str = "tsne",
-            cache: str | os.PathLike | None = None, **params) -> Projection:
+            cache: str | os.PathLike | None = None, turn=contextlib.nullcontext, **params) -> Projection:
     """The 2-D map of `vectors` (one row per word of `words`), from the disk cache when this
-    exact (vectors, words, method, params) was projected before. `cache=False` skips the disk."""
+    exact (vectors, words, method, params) was projected before. `cache=False` skips the disk.
+    turn(): a context manager held while the map is computed, not while it is read from the
+    cache (the app's turn for heavy work, w2v.studio.words.heavy_turn); the cache is read again
+    once the turn is taken, in case the request that held it computed this very map."""
     if len(words) != len(vectors):
         raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
     if len(words) < 2:
@@ -165,26 +184,24 @@ def project(vectors: np.ndarray, words: Sequence[str], method: str = "tsne",
     params = {k: params[k] for k in sorted(params)}
     key = projection_key(vectors, words, method, params)
     folder = None if cache is False else Path(cache or cache_dir())
-    if folder is not None:
-        meta = read_json(folder / f"{key}.json")
-        if meta and (folder / f"{key}.npy").exists():
-            try:
-                xy = load_npy(folder / f"{key}.npy")
-                if xy.shape == (len(words), 2):
-                    return Projection(xy, method, params, meta["trust"], meta["seconds"], True, key)
-            except (OSError, ValueError, KeyError):
-                pass  # a damaged entry is recomputed and overwritten
-    t0 = time.perf_counter()
-    xy = _compute(np.asarray(vectors, np.float32), method, params)
-    seconds = time.perf_counter() - t0
-    trust = trustworthiness(np.asarray(vectors, np.float32), xy)
-    if folder is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        atomic_save_npy(folder / f"{key}.npy", xy)
-        atomic_write_json(folder / f"{key}.json", {
-            "method": method, "params": params, "n": len(words), "dim": int(np.shape(vectors)[1]),
-            "trust": None if trust != trust else round(trust, 5), "seconds": round(seconds, 3),
-            "backend": tsne_backend() if method == "tsne" else method, "created": time.time()})
+    found = _from_cache(folder, key, len(words), method, params)
+    if found is not None:
+        return found
+    with turn():
+        found = _from_cache(folder, key, len(words), method, params)
+        if found is not None:
+            return found
+        t0 = time.perf_counter()
+        xy = _compute(np.asarray(vectors, np.float32), method, params)
+        seconds = time.perf_counter() - t0
+        trust = trustworthiness(np.asarray(vectors, np.float32), xy)
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+            atomic_save_npy(folder / f"{key}.npy", xy)
+            atomic_write_json(folder / f"{key}.json", {
+                "method": method, "params": params, "n": len(words), "dim": int(np.shape(vectors)[1]),
+                "trust": None if trust != trust else round(trust, 5), "seconds": round(seconds, 3),
+                "backend": tsne_backend() if method == "tsne" else method, "created": time.time()})
     return Projection(xy, method, params, trust, seconds, False, key)
 
 

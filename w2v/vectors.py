@@ -15,6 +15,7 @@ Numpy only: this module never imports torch, so the app's server stays free of i
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -24,6 +25,10 @@ from .errors import W2VError
 from .runs import Run, _atomic, load_npy
 
 TABLES = ("input", "output", "average")
+MAX_WORD_BYTES = 1000  # a word longer than this marks a corrupt file
+NUMBER_BYTES = 32  # room for one number of a text file and its space ("-1.2345678901234567e-308 ")
+BLOCK_BYTES = 1 << 20  # binary files are read in blocks of this many bytes
+_NEWLINES = re.compile(rb"\n*")
 
 
 def _as_list(x) -> list:
@@ -262,6 +267,12 @@ class WordVectors:
         return d / "vectors.tsv", d / "metadata.tsv"
 
 
+def text_line_limit(d: int) -> int:
+    """The longest line (newline included) a text file of `d` dimensions may hold: a word, then
+    d numbers of bounded width. A longer line is refused before it is split into numbers."""
+    return MAX_WORD_BYTES + d * NUMBER_BYTES + 2
+
+
 def _looks_binary(body: bytes) -> bool:
     try:
         text = body.decode("utf-8")
@@ -277,42 +288,79 @@ def _looks_binary(body: bytes) -> bool:
         return True
 
 
+def _finite(vecs: np.ndarray, name: str, where) -> None:
+    """Refuse NaN or infinity (they break PCA and t-SNE later): W2VError naming where(row)."""
+    bad = ~np.isfinite(vecs.sum(axis=1, dtype=np.float64))  # float64 sums never overflow here
+    if bad.any():
+        raise W2VError(f"{name} {where(int(bad.argmax()))} holds NaN or infinity: vectors must be "
+                       "finite numbers, so fix or remove that word (or train again)")
+
+
 def _read_text(f, n: int, d: int, name: str):
     words, vecs = [], np.empty((n, d), dtype=np.float32)
+    limit = text_line_limit(d)
     for i in range(n):
-        line = f.readline()
+        line = f.readline(limit + 1)
         if not line:
             raise W2VError(f"{name} ends after {i:,} of the {n:,} words its header promises")
+        if len(line) > limit:
+            raise W2VError(f"{name} line {i + 2} is over {limit:,} bytes, too long for a word and the "
+                           f"{d} numbers its header says: the file is corrupt or its header is wrong")
         parts = line.decode("utf-8", errors="replace").rstrip().split(" ")
         if len(parts) != d + 1:
             raise W2VError(f"{name} line {i + 2} has {len(parts) - 1} numbers, the header says {d}: "
                            "the file is ragged or corrupt")
         words.append(parts[0])
         try:
-            vecs[i] = np.array(parts[1:], dtype=np.float32)
+            with np.errstate(over="ignore"):  # a number beyond float32 becomes inf, refused below
+                vecs[i] = np.array(parts[1:], dtype=np.float32)
         except ValueError:
             raise W2VError(f"{name} line {i + 2} holds something that is not a number") from None
+    _finite(vecs, name, lambda i: f"line {i + 2}")
     return words, vecs
 
 
+def _scan(buf: bytes, row: int, want: int, words: list) -> tuple[list[int], int]:
+    """The words of a binary file's block `buf` (at most `want`), appended to `words`, and where
+    each one's vector starts; then where the first word not wholly in `buf` starts (newlines
+    before a word are skipped, as gensim does)."""
+    starts, pos = [], 0
+    while len(starts) < want:
+        pos = _NEWLINES.match(buf, pos).end()
+        end = buf.find(b" ", pos, pos + MAX_WORD_BYTES + 1)
+        if end < 0 or len(buf) - end - 1 < row:
+            break
+        words.append(buf[pos:end].decode("utf-8", errors="replace"))
+        starts.append(end + 1)
+        pos = end + 1 + row
+    return starts, pos
+
+
+def _binary_end(buf: bytes, i: int, n: int, name: str) -> W2VError:
+    """Why the rest `buf` of a binary file holds no whole word i (0-based) and its vector."""
+    end = buf.find(b" ", 0, MAX_WORD_BYTES + 1)
+    if end < 0 and len(buf) > MAX_WORD_BYTES:
+        return W2VError(f"{name} word {i + 1:,} is over {MAX_WORD_BYTES} bytes long: the file is corrupt")
+    if end < 0:
+        return W2VError(f"{name} ends after {i:,} of the {n:,} words its header promises")
+    return W2VError(f"{name} ends inside the vector of word {i + 1:,}")
+
+
 def _read_binary(f, n: int, d: int, name: str):
+    """Read in blocks: each block's words found with bytes.find, its vectors copied at once."""
+    from numpy.lib.stride_tricks import sliding_window_view
     words, vecs = [], np.empty((n, d), dtype=np.float32)
-    row = 4 * d
-    for i in range(n):
-        word = bytearray()
-        while True:
-            c = f.read(1)
-            if not c:
-                raise W2VError(f"{name} ends after {i:,} of the {n:,} words its header promises")
-            if c == b" ":
-                break
-            if c != b"\n" or word:
-                word += c
-            if len(word) > 1000:
-                raise W2VError(f"{name} word {i + 1} is over 1000 bytes long: the file is corrupt")
-        data = f.read(row)
-        if len(data) != row:
-            raise W2VError(f"{name} ends inside the vector of word {i + 1:,}")
-        words.append(word.decode("utf-8", errors="replace"))
-        vecs[i] = np.frombuffer(data, dtype="<f4")
+    row, buf, i = 4 * d, b"", 0
+    while i < n:
+        more = f.read(max(BLOCK_BYTES, row + MAX_WORD_BYTES + 1))
+        buf += more
+        starts, pos = _scan(buf, row, n - i, words)
+        if starts:
+            rows = sliding_window_view(np.frombuffer(buf, dtype=np.uint8), row)[starts]
+            vecs[i:i + len(starts)] = rows.view("<f4")
+            i += len(starts)
+        buf = buf[pos:]
+        if i < n and (not more or len(buf) > MAX_WORD_BYTES + 1 + row and not starts):
+            raise _binary_end(buf, i, n, name)
+    _finite(vecs, name, lambda i: f"word {words[i][:40]!r} (number {i + 1:,})")
     return words, vecs

@@ -14,7 +14,7 @@ import pandas as pd
 from ..errors import W2VError
 from ..evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
 from ..vectors import WordVectors
-from .words import nearest_rows
+from .words import HEAVY_PAIRS, heavy_turn, nearest_rows
 
 WORD_COUNTS = (100, 500, 1000, 2000, 5000, 10000)  # how many of the most frequent words to compare
 DEFAULT_WORDS = 2000
@@ -25,10 +25,11 @@ def overlap_column(k: int) -> str:
 
 
 def compare(a: WordVectors, b: WordVectors, words: Sequence[str] | None = None, k: int = 10,
-            n: int = DEFAULT_WORDS) -> pd.DataFrame:
+            n: int = DEFAULT_WORDS, wait: bool = True) -> pd.DataFrame:
     """Per word, how many of its `k` nearest neighbours the two sets of vectors agree on, with
     neighbours searched among the words both know. Default words: the `n` most frequent of `a`
-    also in `b`. Sorted with the most changed first."""
+    also in `b`. Sorted with the most changed first. A large comparison runs in the process's
+    turn for heavy work (words.heavy_turn: waiting for it, or with wait=False raising Busy)."""
     shared = [w for w in a.index_to_key if w in b.key_to_index]
     if len(shared) <= k:
         raise W2VError(f"the two vocabularies share only {len(shared)} words: compare vectors of the same corpus")
@@ -37,7 +38,8 @@ def compare(a: WordVectors, b: WordVectors, words: Sequence[str] | None = None, 
     ub = b.unit[[b.key_to_index[w] for w in shared]]
     chosen = [w for w in (words if words is not None else shared[:n]) if w in pos]
     rows = np.array([pos[w] for w in chosen], dtype=np.int64)
-    na, nb = nearest_rows(ua, rows, k), nearest_rows(ub, rows, k)
+    with heavy_turn(len(rows) * len(shared) > HEAVY_PAIRS, wait):
+        na, nb = nearest_rows(ua, rows, k), nearest_rows(ub, rows, k)
     recs = []
     for w, ra, rb in zip(chosen, na, nb):
         sa, sb = set(ra.tolist()), set(rb.tolist())

@@ -11,7 +11,6 @@ and the exports (table, Embedding Projector zip, stand-alone HTML).
 from __future__ import annotations
 
 import io
-import re
 import tempfile
 import zipfile
 from typing import Sequence
@@ -23,33 +22,49 @@ from .. import projection
 from ..errors import W2VError
 from ..vectors import WordVectors
 from .sources import FINAL, Choice, Source, choose
-from .words import known, nearest_rows
+from .words import HEAVY_PAIRS, heavy_turn, known, nearest_rows
 
 METHODS = {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP"}
 MODES = {"frequent": "the most frequent", "search": "words matching a search",
          "neighbours": "the neighbours of a word"}
 SEARCH_LIMIT = 5000  # words a search maps at most
+SEARCH_CHARS = 100  # the longest search
+SEARCH_HELP = ("Words containing these letters, in any case. ^ at the start keeps the words that begin "
+               "with them (^un), $ at the end those that end with them (ing$). Not a regular "
+               "expression: every other character stands for itself.")
+PCA_HEAVY_WORDS = 50_000  # a PCA map of more words takes turns, as t-SNE and UMAP maps always do
 HIGHLIGHT_LIMIT = 500  # words the highlight box rings at most
 FOCUS_NEIGHBOURS = 15  # nearest words listed (and ringed) for the clicked word
 
 
 # --- which words ----------------------------------------------------------------------------
+def matching(words: Sequence[str], text: str) -> list[int]:
+    """Positions of the words containing `text`, in any case; `^` at its start keeps the words
+    that begin with it, `$` at its end those that end with it (ing$). Plain letters otherwise,
+    never a regular expression: a search costs one pass over the words, whatever is typed."""
+    text = text.strip().lower()
+    if len(text) > SEARCH_CHARS:
+        raise W2VError(f"the search is {len(text):,} characters long: type at most {SEARCH_CHARS}")
+    start, end = text.startswith("^"), len(text) > 1 and text.endswith("$")
+    core = text[1 if start else 0:len(text) - 1 if end else None]
+    if start and end:
+        return [i for i, w in enumerate(words) if w.lower() == core]
+    test = str.startswith if start else str.endswith if end else str.__contains__
+    return [i for i, w in enumerate(words) if test(w.lower(), core)]
+
+
 def map_words(wv: WordVectors, mode: str = "frequent", n: int = 1000, search: str = "",
               word: str = "", k: int = 100) -> list[int]:
     """Row indices to map: the `n` most frequent words (n=0: all), the words matching `search`
-    (a substring, or a regular expression), or `word` and its `k` nearest neighbours."""
+    (see matching), or `word` and its `k` nearest neighbours."""
     if mode == "frequent":
         return list(range(len(wv) if not n else min(n, len(wv))))
     if mode == "search":
-        if not search.strip():
-            raise W2VError("type a part of a word (or a regular expression) to choose the words to map")
-        try:
-            rx = re.compile(search.strip())
-        except re.error as e:
-            raise W2VError(f"'{search}' is not a valid regular expression ({e}): type plain letters") from None
-        idx = [i for i, w in enumerate(wv.index_to_key) if rx.search(w)][: n or None]
+        if not search.strip().strip("^$"):
+            raise W2VError("type a part of a word to choose the words to map")
+        idx = matching(wv.index_to_key, search)[: n or None]
         if len(idx) < 2:
-            raise W2VError(f"fewer than two words match '{search}': try a shorter search")
+            raise W2VError(f"fewer than two words match '{search.strip()}': try a shorter search")
         return idx
     if mode == "neighbours":
         (w,) = known(wv, word)
@@ -59,13 +74,17 @@ def map_words(wv: WordVectors, mode: str = "frequent", n: int = 1000, search: st
 
 # --- the projection and the timeline --------------------------------------------------------
 def project(final: WordVectors, spec: dict, method: str, params: dict,
-            at: WordVectors | None = None) -> projection.Projection:
+            at: WordVectors | None = None, wait: bool = True) -> projection.Projection:
     """The 2-D map of the words `spec` (map_words' arguments) chooses. The words are always
     chosen on the `final` vectors, so that every checkpoint maps the same words; their points
-    come from the vectors `at` a checkpoint (default: the final ones)."""
+    come from the vectors `at` a checkpoint (default: the final ones). A t-SNE or UMAP map (or
+    a PCA one of very many words) not in the disk cache is computed in the process's turn for
+    heavy work: waiting for it, or with wait=False raising words.Busy while another holds it."""
     idx = map_words(final, **spec)
     wv = final if at is None else at
-    return projection.project(wv.vectors[idx], [final.index_to_key[i] for i in idx], method, **params)
+    heavy = method != "pca" or len(idx) > PCA_HEAVY_WORDS
+    return projection.project(wv.vectors[idx], [final.index_to_key[i] for i in idx], method,
+                              turn=lambda: heavy_turn(heavy, wait), **params)
 
 
 def timeline(src: Source) -> list[str]:
@@ -137,11 +156,13 @@ def marked(words: Sequence[str], near: Sequence[str] = (), text: str = "",
 
 # --- the figure and the exports -------------------------------------------------------------
 def map_table(wv: WordVectors, idx: Sequence[int], xy: np.ndarray, labels: np.ndarray | None = None,
-              k: int = 10) -> pd.DataFrame:
+              k: int = 10, wait: bool = True) -> pd.DataFrame:
     """The mapped words as a table other embedding explorers open: word, x, y, cluster,
-    frequency, neighbours (the k nearest in the original space, among all words)."""
+    frequency, neighbours (the k nearest in the original space, among all words: in the turn
+    for heavy work when there are many, see project)."""
     idx = np.asarray(idx, dtype=np.int64)
-    near = nearest_rows(wv.unit, idx, min(k, len(wv) - 1)) if len(idx) else np.zeros((0, k), np.int64)
+    with heavy_turn(len(idx) * len(wv) > HEAVY_PAIRS, wait):
+        near = nearest_rows(wv.unit, idx, min(k, len(wv) - 1)) if len(idx) else np.zeros((0, k), np.int64)
     return pd.DataFrame({
         "word": [wv.index_to_key[i] for i in idx], "x": np.round(xy[:, 0], 4), "y": np.round(xy[:, 1], 4),
         "cluster": labels if labels is not None else -1,
