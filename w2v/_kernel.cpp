@@ -103,141 +103,181 @@ struct Args {
   int32_t loss_every;
 };
 
-void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats) {
+// One noise word from the alias table of unigram^0.75: a uniform slot, then it or its alias.
+inline int32_t draw_noise(Rng& rng, const Args& a) {
+  uint32_t j = (uint32_t)(((rng.next() >> 32) * (uint64_t)a.n_vocab) >> 32);
+  return rng.uniform() < a.alias_prob[j] ? (int32_t)j : a.alias_idx[j];
+}
+
+// A thread's loss sums: over the tracked pairs (every loss_every-th centre word), and pairs trained.
+struct Losses {
+  double pos = 0, neg = 0, tracked = 0, pairs = 0;
+  inline void add(float s, bool positive) {
+    if (positive) pos -= log_sigmoid(s);
+    else neg -= log_sigmoid(-s);
+  }
+};
+
+// A thread's scratch space, sized for the widest window of its range.
+struct Scratch {
+  std::vector<int32_t> ctx, tgt;  // the window's context words; its centre and K noise words
+  std::vector<char> active;       // tgt[k] takes part (a noise word equal to the centre does not)
+  std::vector<float> G, E, h;     // scores turned gradients, input-side updates, the CBOW mean
+  std::vector<int32_t> pool;      // noise words drawn for the window's pairs
+  std::vector<const float*> T, X;
+  Scratch(int max_ctx, int K, int64_t d)
+      : ctx(max_ctx + 1), tgt(K + 1), active(K + 1), G((size_t)(max_ctx + 1) * (K + 1)),
+        E((size_t)(max_ctx + 1) * d), h(d), T(K + 1), X(max_ctx + 1) {}
+};
+
+// The context words of position i (within its reduced window, in its paragraph) into ctx; their number.
+inline int gather_context(const Args& a, int64_t i, int32_t* ctx) {
+  const int32_t b = a.reduced[i];
+  int nc = 0;
+  for (int64_t j = std::max<int64_t>(0, i - b); j <= std::min<int64_t>(a.n - 1, i + b); ++j)
+    if (j != i && a.para[j] == a.para[i]) ctx[nc++] = a.ids[j];
+  return nc;
+}
+
+// The window's targets: the centre w, then K noise words shared by the window (window, CBOW).
+inline void draw_window_noise(Rng& rng, const Args& a, int32_t w, Scratch& s) {
+  s.tgt[0] = w;
+  s.active[0] = 1;
+  for (int k = 1; k <= a.negative; ++k) {
+    const int32_t o = draw_noise(rng, a);
+    s.tgt[k] = o;
+    s.active[k] = o != w;
+  }
+}
+
+// Skip-gram pair by pair, updates in turn, as word2vec.c. noise_pool < 0: K fresh noise words for
+// every pair (word2vec.c); noise_pool = m > 0: the window draws m·K and every pair picks K of them.
+void skipgram_pairs(const Args& a, Scratch& s, Rng& rng, int32_t w, int nc, float lr, bool track,
+                    Losses& L) {
   const int64_t d = a.dim;
   const int K = a.negative;
-  int max_ctx = 0;
-  for (int64_t i = lo; i < hi; ++i) max_ctx = std::max(max_ctx, 2 * a.reduced[i]);
-  std::vector<int32_t> ctx(max_ctx + 1), tgt(K + 1);
-  std::vector<float> G((size_t)(max_ctx + 1) * (K + 1)), E((size_t)(max_ctx + 1) * d), h(d);
-  std::vector<char> active(K + 1);
-  std::vector<int32_t> pool;
-  std::vector<const float*> T(K + 1), X(max_ctx + 1);
-  Rng rng{seed};
-  double pos_loss = 0, neg_loss = 0, tracked = 0, pairs = 0;
-  const double span = a.n > 1 ? (double)(a.n - 1) : 1.0;
-
-  for (int64_t i = lo; i < hi; ++i) {
-    const int32_t w = a.ids[i];
-    const int32_t b = a.reduced[i];
-    int nc = 0;
-    for (int64_t j = std::max<int64_t>(0, i - b); j <= std::min<int64_t>(a.n - 1, i + b); ++j)
-      if (j != i && a.para[j] == a.para[i]) ctx[nc++] = a.ids[j];
-    if (nc == 0) continue;
-    const float lr = a.lr_start + (a.lr_end - a.lr_start) * (float)(i / span);
-    tgt[0] = w;
-    active[0] = 1;
-    for (int k = 1; k <= K; ++k) {
-      uint32_t j = (uint32_t)(((rng.next() >> 32) * (uint64_t)a.n_vocab) >> 32);
-      int32_t o = rng.uniform() < a.alias_prob[j] ? (int32_t)j : a.alias_idx[j];
-      tgt[k] = o;
-      active[k] = o != w;
+  L.pairs += nc;
+  const int P = a.noise_pool > 0 ? K * a.noise_pool : K * nc;
+  if ((int)s.pool.size() < P) s.pool.resize(P);
+  for (int q = 0; q < P; ++q) {  // draw them all first, so their rows load while we work
+    s.pool[q] = draw_noise(rng, a);
+    __builtin_prefetch(a.wout + (int64_t)s.pool[q] * d);
+  }
+  for (int c = 0; c < nc; ++c) {
+    float* x = a.win + (int64_t)s.ctx[c] * d;
+    float* e = s.E.data();
+    std::fill(e, e + d, 0.f);
+    for (int k = 0; k <= K; ++k) {
+      const int32_t o = k == 0 ? w : a.noise_pool > 0 ? s.pool[(uint32_t)(((rng.next() >> 32) * (uint64_t)P) >> 32)]
+                                                : s.pool[c * K + k - 1];
+      if (k > 0 && o == w) continue;
+      float* t = a.wout + (int64_t)o * d;
+      const float sc = dot(x, t, d);
+      const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
+      pair_update(g, x, t, e, d);  // e = Σ_k g_k · t_k (old t_k); t_k += g_k · x
+      if (track) L.add(sc, k == 0);
     }
-    const bool track = a.loss_every > 0 && (i % a.loss_every) == 0;
+    if (track) L.tracked += 1;
+    axpy(1.f, e, x, d);
+  }
+}
 
-    if (a.noise_pool && !a.cbow) {  // pair by pair, updates in turn, as word2vec.c
-      // noise_pool < 0: K fresh noise words for every pair (word2vec.c);
-      // noise_pool = m > 0: the window draws m·K noise words and every pair picks K of them
-      pairs += nc;
-      const int P = a.noise_pool > 0 ? K * a.noise_pool : K * nc;
-      if ((int)pool.size() < P) pool.resize(P);
-      for (int q = 0; q < P; ++q) {  // draw them all first, so their rows load while we work
-        uint32_t j = (uint32_t)(((rng.next() >> 32) * (uint64_t)a.n_vocab) >> 32);
-        pool[q] = rng.uniform() < a.alias_prob[j] ? (int32_t)j : a.alias_idx[j];
-        __builtin_prefetch(a.wout + (int64_t)pool[q] * d);
-      }
-      for (int c = 0; c < nc; ++c) {
-        float* x = a.win + (int64_t)ctx[c] * d;
-        float* e = E.data();
-        std::fill(e, e + d, 0.f);
-        for (int k = 0; k <= K; ++k) {
-          const int32_t o = k == 0 ? w : a.noise_pool > 0 ? pool[(uint32_t)(((rng.next() >> 32) * (uint64_t)P) >> 32)]
-                                                    : pool[c * K + k - 1];
-          if (k > 0 && o == w) continue;
-          float* t = a.wout + (int64_t)o * d;
-          const float s = dot(x, t, d);
-          const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
-          pair_update(g, x, t, e, d);  // e = Σ_k g_k · t_k (old t_k); t_k += g_k · x
-          if (track) {
-            if (k == 0) pos_loss -= log_sigmoid(s);
-            else neg_loss -= log_sigmoid(-s);
-          }
-        }
-        if (track) tracked += 1;
-        axpy(1.f, e, x, d);
-      }
-    } else if (!a.cbow) {  // the window's pairs share its noise words: two small dense products
-      pairs += nc;
-      for (int k = 0; k <= K; ++k) T[k] = a.wout + (int64_t)tgt[k] * d;
-      for (int c = 0; c < nc; ++c) X[c] = a.win + (int64_t)ctx[c] * d;
-      for (int c = 0; c < nc; ++c) {  // G = (label − σ(X·Tᵀ)) · lr
-        for (int k = 0; k <= K; ++k) {
-          float& g = G[(size_t)c * (K + 1) + k];
-          if (!active[k]) { g = 0.f; continue; }
-          const float s = dot(X[c], T[k], d);
-          g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
-          if (track) {
-            if (k == 0) pos_loss -= log_sigmoid(s);
-            else neg_loss -= log_sigmoid(-s);
-          }
-        }
-        if (track) tracked += 1;
-      }
-      const int64_t d8 = d - d % 8;
-      for (int c = 0; c < nc; ++c) {  // E = G · T   (old T)
-        const float* gc = &G[(size_t)c * (K + 1)];
-        float* e = &E[(size_t)c * d];
-        for (int64_t i = 0; i < d8; i += 8) {
-          v8 acc = {};
-          for (int k = 0; k <= K; ++k) acc += gc[k] * load8(T[k] + i);
-          store8(e + i, acc);
-        }
-        for (int64_t i = d8; i < d; ++i) {
-          float acc = 0.f;
-          for (int k = 0; k <= K; ++k) acc += gc[k] * T[k][i];
-          e[i] = acc;
-        }
-      }
-      for (int k = 0; k <= K; ++k) {  // T += Gᵀ · X   (old X)
-        if (!active[k]) continue;
-        float* t = a.wout + (int64_t)tgt[k] * d;
-        for (int64_t i = 0; i < d8; i += 8) {
-          v8 acc = load8(t + i);
-          for (int c = 0; c < nc; ++c) acc += G[(size_t)c * (K + 1) + k] * load8(X[c] + i);
-          store8(t + i, acc);
-        }
-        for (int64_t i = d8; i < d; ++i)
-          for (int c = 0; c < nc; ++c) t[i] += G[(size_t)c * (K + 1) + k] * X[c][i];
-      }
-      for (int c = 0; c < nc; ++c) axpy(1.f, &E[(size_t)c * d], a.win + (int64_t)ctx[c] * d, d);
-    } else {
-      pairs += 1;
-      std::fill(h.begin(), h.end(), 0.f);
-      for (int c = 0; c < nc; ++c) axpy(1.f, a.win + (int64_t)ctx[c] * d, h.data(), d);
-      const float inv = 1.f / nc;
-      for (int64_t q = 0; q < d; ++q) h[q] *= inv;
-      float* e = E.data();
-      std::fill(e, e + d, 0.f);
-      for (int k = 0; k <= K; ++k) {
-        if (!active[k]) continue;
-        float* t = a.wout + (int64_t)tgt[k] * d;
-        const float s = dot(h.data(), t, d);
-        const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(s)) * lr;
-        axpy(g, t, e, d);
-        axpy(g, h.data(), t, d);
-        if (track) {
-          if (k == 0) pos_loss -= log_sigmoid(s);
-          else neg_loss -= log_sigmoid(-s);
-        }
-      }
-      if (track) tracked += 1;
-      for (int c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)ctx[c] * d, d);
+// Skip-gram with the window's pairs sharing its noise words: one SGD step on the window's loss,
+// two small dense products (see the top of this file).
+void skipgram_window(const Args& a, Scratch& s, int nc, float lr, bool track, Losses& L) {
+  const int64_t d = a.dim;
+  const int K = a.negative;
+  L.pairs += nc;
+  for (int k = 0; k <= K; ++k) s.T[k] = a.wout + (int64_t)s.tgt[k] * d;
+  for (int c = 0; c < nc; ++c) s.X[c] = a.win + (int64_t)s.ctx[c] * d;
+  for (int c = 0; c < nc; ++c) {  // G = (label − σ(X·Tᵀ)) · lr
+    for (int k = 0; k <= K; ++k) {
+      float& g = s.G[(size_t)c * (K + 1) + k];
+      if (!s.active[k]) { g = 0.f; continue; }
+      const float sc = dot(s.X[c], s.T[k], d);
+      g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
+      if (track) L.add(sc, k == 0);
+    }
+    if (track) L.tracked += 1;
+  }
+  const int64_t d8 = d - d % 8;
+  for (int c = 0; c < nc; ++c) {  // E = G · T   (old T)
+    const float* gc = &s.G[(size_t)c * (K + 1)];
+    float* e = &s.E[(size_t)c * d];
+    for (int64_t i = 0; i < d8; i += 8) {
+      v8 acc = {};
+      for (int k = 0; k <= K; ++k) acc += gc[k] * load8(s.T[k] + i);
+      store8(e + i, acc);
+    }
+    for (int64_t i = d8; i < d; ++i) {
+      float acc = 0.f;
+      for (int k = 0; k <= K; ++k) acc += gc[k] * s.T[k][i];
+      e[i] = acc;
     }
   }
-  stats[0] = pos_loss;
-  stats[1] = neg_loss;
-  stats[2] = tracked;
-  stats[3] = pairs;
+  for (int k = 0; k <= K; ++k) {  // T += Gᵀ · X   (old X)
+    if (!s.active[k]) continue;
+    float* t = a.wout + (int64_t)s.tgt[k] * d;
+    for (int64_t i = 0; i < d8; i += 8) {
+      v8 acc = load8(t + i);
+      for (int c = 0; c < nc; ++c) acc += s.G[(size_t)c * (K + 1) + k] * load8(s.X[c] + i);
+      store8(t + i, acc);
+    }
+    for (int64_t i = d8; i < d; ++i)
+      for (int c = 0; c < nc; ++c) t[i] += s.G[(size_t)c * (K + 1) + k] * s.X[c][i];
+  }
+  for (int c = 0; c < nc; ++c) axpy(1.f, &s.E[(size_t)c * d], a.win + (int64_t)s.ctx[c] * d, d);
+}
+
+// CBOW: the mean h of the context rows predicts the centre; each context row receives the whole
+// error, as in word2vec.c.
+void cbow_window(const Args& a, Scratch& s, int nc, float lr, bool track, Losses& L) {
+  const int64_t d = a.dim;
+  const int K = a.negative;
+  L.pairs += 1;
+  std::fill(s.h.begin(), s.h.end(), 0.f);
+  for (int c = 0; c < nc; ++c) axpy(1.f, a.win + (int64_t)s.ctx[c] * d, s.h.data(), d);
+  const float inv = 1.f / nc;
+  for (int64_t q = 0; q < d; ++q) s.h[q] *= inv;
+  float* e = s.E.data();
+  std::fill(e, e + d, 0.f);
+  for (int k = 0; k <= K; ++k) {
+    if (!s.active[k]) continue;
+    float* t = a.wout + (int64_t)s.tgt[k] * d;
+    const float sc = dot(s.h.data(), t, d);
+    const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
+    axpy(g, t, e, d);
+    axpy(g, s.h.data(), t, d);
+    if (track) L.add(sc, k == 0);
+  }
+  if (track) L.tracked += 1;
+  for (int c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)s.ctx[c] * d, d);
+}
+
+// One thread: the centre words lo..hi-1 in order, each window one step at its point on the
+// learning-rate ramp. stats (out): positive loss, negative loss, tracked pairs, pairs trained.
+void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats) {
+  int max_ctx = 0;
+  for (int64_t i = lo; i < hi; ++i) max_ctx = std::max(max_ctx, 2 * a.reduced[i]);
+  Scratch s(max_ctx, a.negative, a.dim);
+  Rng rng{seed};
+  Losses L;
+  const double span = a.n > 1 ? (double)(a.n - 1) : 1.0;
+  for (int64_t i = lo; i < hi; ++i) {
+    const int nc = gather_context(a, i, s.ctx.data());
+    if (nc == 0) continue;
+    const int32_t w = a.ids[i];
+    const float lr = a.lr_start + (a.lr_end - a.lr_start) * (float)(i / span);
+    draw_window_noise(rng, a, w, s);  // drawn in every mode: the pair modes' streams follow them
+    const bool track = a.loss_every > 0 && (i % a.loss_every) == 0;
+    if (a.cbow) cbow_window(a, s, nc, lr, track, L);
+    else if (a.noise_pool) skipgram_pairs(a, s, rng, w, nc, lr, track, L);
+    else skipgram_window(a, s, nc, lr, track, L);
+  }
+  stats[0] = L.pos;
+  stats[1] = L.neg;
+  stats[2] = L.tracked;
+  stats[3] = L.pairs;
 }
 
 }  // namespace
