@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import group_precision
+from w2v.distributed import SYNCS_PER_CHUNK, Group
 from w2v.runs import Run, load_npy
 from w2v.vectors import WordVectors
 
@@ -166,3 +167,30 @@ def test_rank_errors_reach_every_process(tmp_path):
     assert r.returncode != 0
     assert r.stderr.count("error: bad.txt is not UTF-8") == 2  # both ranks stop with the same message
     assert not (tmp_path / "run").exists()  # refused before training: nothing left behind
+
+
+def _group(world: int, rank: int) -> Group:
+    """A Group as rank `rank` of `world` sees it, for its bookkeeping only (no processes)."""
+    g = Group()
+    g.world, g.rank, g.active = world, rank, world > 1
+    return g
+
+
+def test_rounds_deal_the_chunks_out_to_the_ranks():
+    def rounds(world, rank, n_chunks, start=0):
+        return [(r.chunk, r.end) for r in _group(world, rank).rounds(n_chunks, start)]
+    assert rounds(1, 0, 3) == [(0, 1), (1, 2), (2, 3)]  # one process: every chunk, one a round
+    assert rounds(2, 0, 5) == [(0, 2), (2, 4), (4, 5)]
+    assert rounds(2, 1, 5) == [(1, 2), (3, 4), (None, 5)]  # the last round has no chunk for rank 1
+    assert rounds(2, 0, 5, start=2) == [(2, 4), (4, 5)]  # resumed after the first round
+    assert rounds(2, 1, 5, start=3) == [(3, 4), (None, 5)]  # a checkpoint mid-round (world changed)
+    assert rounds(2, 0, 5, start=3) == [(None, 4), (4, 5)]
+    assert rounds(1, 0, 3, start=3) == []
+
+
+def test_parts_are_where_the_ranks_merge():
+    assert _group(1, 0).parts(10) == [slice(0, 10)]  # one process: the whole chunk, no merge
+    parts = _group(2, 1).parts(1000)
+    assert len(parts) == SYNCS_PER_CHUNK and parts[0].start == 0 and parts[-1].stop == 1000
+    assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
+    assert len(_group(2, 1).parts(0)) == SYNCS_PER_CHUNK  # no chunk this round: the merges still

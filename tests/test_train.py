@@ -133,3 +133,71 @@ def test_default_probe_words_follow_the_lecture():
     ranks = sorted(int(w[1:]) for w in probes)
     assert len(probes) == 16
     assert sum(r < 100 for r in ranks) == 8 and sum(1000 <= r < 1100 for r in ranks) == 8
+
+
+def test_engine_is_picked_from_the_settings(monkeypatch):
+    from w2v import engines, kernel
+    vocab = Vocab(["a", "b", "c"], np.array([5, 3, 2]))
+    seed = engines.make_engine(TrainConfig.seed_recipe(dim=4, device="cpu", threads=1), vocab)
+    assert isinstance(seed, engines.SeedEngine) and seed.name == "seed"
+    if kernel.load() is not None:
+        k = engines.make_engine(TrainConfig(dim=4, device="cpu", threads=1), vocab)
+        assert isinstance(k, engines.KernelEngine) and k.name == "kernel"
+    monkeypatch.setattr("w2v.kernel.load", lambda warn=True: None)  # no compiler: the torch engine
+    t = engines.make_engine(TrainConfig(dim=4, device="cpu", threads=1), vocab)
+    assert isinstance(t, engines.TorchEngine) and t.name == "torch"
+    for engine in (seed, t):
+        assert engine.tables()[0].shape == (3, 4)
+
+
+@pytest.mark.parametrize("engine", ["kernel", "torch", "seed"])
+def test_the_same_seed_trains_the_same_vectors(planted, tmp_path, monkeypatch, engine):
+    path, _ = planted
+    if engine == "torch":
+        monkeypatch.setattr("w2v.kernel.load", lambda warn=True: None)
+    cfg = TrainConfig.seed_recipe(**{**FAST, "dim": 8, "epochs": 1}) if engine == "seed" else \
+        TrainConfig(**{**FAST, "epochs": 2, "batch_size": 256})
+    runs = [train(path, tmp_path / name, cfg) for name in ("a", "b")]
+    if engine == "kernel" and runs[0]["engine"] != "kernel":
+        pytest.skip("no C++ compiler")
+    assert [r["engine"] for r in runs] == [engine, engine]
+    for table in ("in_vectors_path", "out_vectors_path"):
+        a, b = (np.load(getattr(Run(tmp_path / name), table)) for name in ("a", "b"))
+        assert np.array_equal(a, b)
+
+
+def test_stopped_and_resumed_run_trains_what_an_uninterrupted_one_does(tmp_path):
+    """A stop in the middle of an epoch of three chunks, then resume: the same vectors, the same
+    step events (one thread: the kernel is deterministic)."""
+    from conftest import planted_text
+    text, _ = planted_text(paragraphs=45000)  # 585k positions: 3 chunks
+    path = tmp_path / "planted.txt"
+    path.write_text(text)
+    cfg = TrainConfig(**{**FAST, "dim": 8, "epochs": 2})
+    train(path, tmp_path / "whole", cfg)
+    calls = {"n": 0}
+
+    def stop_after_one_chunk():
+        calls["n"] += 1
+        return calls["n"] == 1
+    assert train(path, tmp_path / "split", cfg, stop=stop_after_one_chunk)["state"] == "stopped"
+    assert Run(tmp_path / "split").checkpoints()[-1][:2] == (0, 1)
+    assert train(None, tmp_path / "split", resume=True)["state"] == "finished"
+    whole, split = Run(tmp_path / "whole"), Run(tmp_path / "split")
+    for table in ("in_vectors_path", "out_vectors_path"):
+        assert np.array_equal(np.load(getattr(whole, table)), np.load(getattr(split, table)))
+
+    def steps(run):
+        return [(e["epoch"], e["chunk"], e["words_done"], e["pairs"], e["lr"], e["loss"])
+                for e in run.metrics()[0] if e["event"] == "step"]
+    assert steps(whole) == steps(split) and len(steps(whole)) == 6
+
+
+def test_device_auto_is_resolved_by_the_trainer_and_saved_as_asked(planted, tmp_path):
+    import torch
+    path, _ = planted
+    events = []
+    train(path, tmp_path / "run", TrainConfig(**{**FAST, "epochs": 1, "device": "auto"}), callback=events.append)
+    start = next(e for e in events if e["event"] == "start")
+    assert start["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert json.loads(Run(tmp_path / "run").config_path.read_text())["train"]["device"] == "auto"

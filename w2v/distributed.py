@@ -5,22 +5,38 @@
 Rank 0 reads the corpus once and writes the vocabulary and the encoded corpus into the run
 directory, which every rank must see (one machine, or a shared filesystem across nodes). Each rank
 then trains its own shard: the encoded corpus is cut into chunks and rank r trains chunks r, r+W,
-r+2W, ... (W ranks). After every round of W chunks the ranks all-reduce their updates: each rank's
-change to the two tables since the last round is summed and applied everywhere — the sparse-update
-scheme of Hogwild threads, carried across processes, so every rank's words count in full.
-gloo carries it on CPUs, NCCL on GPUs. Only rank 0 writes metrics, status and checkpoints.
+r+2W, ... (W ranks): a round is W chunks, one a rank (`Group.rounds`). Each rank cuts its chunk in
+8 parts (`Group.parts`) and after every part the ranks all-reduce their updates: each rank's change
+to the two tables since the last merge is summed and applied everywhere (`Replica`) — the
+sparse-update scheme of Hogwild threads, carried across processes, so every rank's words count in
+full. gloo carries it on CPUs, NCCL on GPUs. Only rank 0 writes metrics, status and checkpoints.
 
-With WORLD_SIZE unset or 1, `Group` is a no-op and training is exactly the single-process path.
+With WORLD_SIZE unset or 1, `Group` is a no-op: one chunk a round, one part a chunk, no merges,
+and training is exactly the single-process path.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Callable, Iterator, TypeVar
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 from .errors import W2VError
+
+SYNCS_PER_CHUNK = 8  # under torchrun: ranks merge their updates 8 times a chunk
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Round:
+    """W chunks trained at once, one by each rank, then merged."""
+
+    chunk: int | None  # the chunk this rank trains; None when the epoch has none left for it
+    end: int  # the first chunk after the round: where a checkpoint taken after it resumes
 
 
 class Group:
@@ -47,6 +63,28 @@ class Group:
     def device(self, requested: str) -> str:
         """Each rank on a GPU machine uses its own GPU."""
         return f"cuda:{self.local_rank}" if self.active and requested.startswith("cuda") else requested
+
+    def threads(self, cores: int) -> int:
+        """Each rank's share of this machine's cores."""
+        return max(1, cores // self.local_world) if self.active else cores
+
+    def rounds(self, n_chunks: int, start: int = 0) -> Iterator[Round]:
+        """The rounds of an epoch from chunk `start` on: rank r trains chunks r, r + W, r + 2W, ...
+        One process: every chunk, one a round."""
+        W = self.world
+        for first in range(0, n_chunks, W):
+            if first + W <= start:
+                continue
+            chunk = first + self.rank
+            yield Round(chunk if start <= chunk < n_chunks else None, min(first + W, n_chunks))
+
+    def parts(self, n: int) -> list[slice]:
+        """Where this rank cuts its chunk of n positions: the ranks merge after every part, so each
+        cuts the same number (empty parts for a rank without a chunk). One process: one part."""
+        if not self.active:
+            return [slice(0, n)]
+        cut = np.linspace(0, n, SYNCS_PER_CHUNK + 1).astype(int)
+        return [slice(a, z) for a, z in zip(cut[:-1], cut[1:])]
 
     def share_error(self, message: str | None) -> None:
         """Collective: rank 0 tells every rank whether its set-up failed (and why); all raise."""
@@ -103,3 +141,23 @@ class Group:
     def close(self) -> None:
         if self.backend and dist.is_initialized():
             dist.destroy_process_group()
+
+
+class Replica:
+    """This rank's tables, kept equal to the other ranks': trains its chunk part by part and
+    merges every rank's changes after each part. One process: nothing to merge."""
+
+    def __init__(self, group: Group, tables: list[torch.Tensor]):
+        self.group = group
+        self.tables = tables
+        self.snapshots = [t.clone() for t in tables] if group.active else []  # as of the last merge
+
+    def train(self, n: int, step: Callable[[slice, int], T]) -> list[T]:
+        """Collective: `step(part, k)` on each non-empty part k of this rank's chunk of n positions
+        (n = 0: none this round), a merge after every part. Returns what the steps returned."""
+        done = []
+        for k, part in enumerate(self.group.parts(n)):
+            if part.stop > part.start:
+                done.append(step(part, k))
+            self.group.merge_updates(self.tables, self.snapshots)
+        return done

@@ -5,13 +5,10 @@
 
 Each epoch streams the encoded corpus in chunks. Per chunk: subsample (redrawn every epoch), draw
 the reduced windows, and train on every (centre, context) pair, with the learning rate falling
-linearly from `lr` to `min_lr` over the whole run. Three engines share that pipeline:
-
-    kernel   CPU default: the C++ kernel (w2v/_kernel.cpp), Hogwild threads, one SGD step per window
-    torch    any torch device (CUDA, or CPU without a compiler): batched hand-written SGD,
-             model.sgns_pairs_step / cbow_window_step, index_add_ on touched rows only
-    seed     the lecture's recipe: SkipGramNeg + NegativeSamplingLoss through autograd and Adam,
-             uniform(-1, 1) init — the teaching baseline, slow by design
+linearly from `lr` to `min_lr` over the whole run. The engine that trains a chunk (the C++
+kernel, batched torch SGD, or the lecture's autograd loop) is picked from the settings: see
+w2v/engines.py. Under torchrun the ranks share the chunks and merge their updates: see
+w2v/distributed.py; in one process that layer does nothing.
 
 Events go to `callback(event)` and to metrics.jsonl; a checkpoint is written every epoch and when
 `stop` is set (the CLI sets it on SIGINT/SIGTERM); `resume=True` continues from the last one.
@@ -20,33 +17,29 @@ Events go to `callback(event)` and to metrics.jsonl; a checkpoint is written eve
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from . import kernel as _kernel
 from .config import TrainConfig
-from .corpus import (AliasSampler, Vocab, count_chunks, make_pair_positions, read_chunk,
-                     reduced_windows, scan_corpus, subsample)
-from .distributed import Group
+from .corpus import Vocab, count_chunks, read_chunk, reduced_windows, scan_corpus, subsample
+from .distributed import Group, Replica, Round
+from .engines import Chunk, Engine, Loss, make_engine
 from .errors import W2VError
 from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
-from .model import NegativeSamplingLoss, SkipGramNeg, cbow_window_step, sgns_pairs_step
 from .runs import Run, atomic_save_npy, atomic_write_json
 from .vectors import WordVectors
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "text8-prefix.txt.gz"
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk: one progress event each
-SYNCS_PER_CHUNK = 8  # under torchrun: ranks merge their updates 8 times a chunk
-NOISE_POOL = {"pair": -1, "pool": 2, "window": 0}  # the kernel's noise_pool for each --noise
 
 
 def default_probe_words(vocab: Vocab, seed: int = 1, n: int = 8) -> list[str]:
@@ -66,123 +59,6 @@ def _chunk_seed(seed: int, epoch: int, chunk: int) -> int:
     return int.from_bytes(h, "little")
 
 
-class _Engine:
-    """Trains one chunk (kept ids, paragraph ids, reduced windows) and reports the loss terms."""
-
-    def __init__(self, cfg: TrainConfig, vocab: Vocab, tables: tuple[np.ndarray, np.ndarray] | None):
-        self.cfg = cfg
-        self.device = torch.device(cfg.resolved_device())
-        self.threads = cfg.resolved_threads()
-        noise = vocab.noise_dist(cfg.ns_exponent)
-        self.alias = AliasSampler(noise)
-        self.model = SkipGramNeg(len(vocab), cfg.dim, noise,
-                                 init="seed" if cfg.recipe == "seed" else "word2vec", seed=cfg.seed)
-        if tables is not None:
-            with torch.no_grad():
-                self.model.in_embed.weight.copy_(torch.from_numpy(tables[0]))
-                self.model.out_embed.weight.copy_(torch.from_numpy(tables[1]))
-        self.model.to(self.device)
-        self.lib = None
-        if cfg.recipe == "seed":
-            self.name = "seed"
-            self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-            self.criterion = NegativeSamplingLoss()
-        elif self.device.type == "cpu" and (lib := _kernel.load()) is not None:
-            self.name, self.lib = "kernel", lib
-        else:
-            self.name = "torch"
-        if self.device.type == "cpu":
-            torch.set_num_threads(self.threads)
-        self.batch_size = cfg.batch_size or (512 if cfg.recipe == "seed" else
-                                             1 << 16 if self.device.type == "cuda" else 1 << 12)
-
-    @property
-    def in_w(self) -> torch.Tensor:
-        return self.model.in_embed.weight.data
-
-    @property
-    def out_w(self) -> torch.Tensor:
-        return self.model.out_embed.weight.data
-
-    def tables(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.in_w.cpu().numpy().copy(), self.out_w.cpu().numpy().copy()
-
-    def train_chunk(self, ids, para, b, lr0, lr1, rng, seed) -> tuple[float, float, int, int]:
-        """Returns (positive loss sum, negative loss sum, pairs those sums cover, pairs trained)."""
-        if self.name == "kernel":
-            s = _kernel.train_chunk(self.lib, self.in_w, self.out_w, ids, para, b, self.alias.prob,
-                                    self.alias.alias, self.cfg.negative, self.cfg.mode == "cbow",
-                                    lr0, lr1, self.threads, seed,
-                                    noise_pool=NOISE_POOL[self.cfg.noise])
-            return s[0], s[1], int(s[2]), int(s[3])
-        n = len(ids)
-        centre_pos, ctx_pos = make_pair_positions(para, b)
-        order = np.argsort(centre_pos, kind="stable")
-        centre_pos, ctx_pos = centre_pos[order], ctx_pos[order]
-        per_pair = self.cfg.noise != "window" and self.cfg.mode == "skipgram"  # pool: drawn per pair
-        negs = self.alias.sample((len(centre_pos) if per_pair else n, self.cfg.negative), rng)
-        dev = self.device
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev, torch.long)  # noqa: E731
-        ids_t, negs_t = t(ids), t(negs)
-        pos_sum = neg_sum = 0.0
-        pairs = 0
-        if self.cfg.mode == "cbow" and self.name == "torch":
-            step = max(1, self.batch_size // (2 * self.cfg.window))
-            bounds = np.searchsorted(centre_pos, np.arange(0, n + step, step))
-            for k in range(len(bounds) - 1):
-                p0, p1 = k * step, min(n, (k + 1) * step)
-                if p0 >= n:
-                    break
-                sl = slice(bounds[k], bounds[k + 1])
-                lr = lr0 + (lr1 - lr0) * (p0 / max(n, 1))
-                pos, neg = cbow_window_step(self.in_w, self.out_w, ids_t[t(ctx_pos[sl])],
-                                            t(centre_pos[sl] - p0), ids_t[p0:p1], negs_t[p0:p1], lr)
-                pos_sum += float(pos.sum())
-                neg_sum += float(neg.sum())
-                pairs += p1 - p0
-            return pos_sum, neg_sum, pairs, pairs
-        cp, xp = t(centre_pos), t(ctx_pos)
-        B = self.batch_size
-        sums = torch.zeros(2, dtype=torch.float64, device=dev)  # summed on the device: no sync per step
-        for s in range(0, len(cp), B):
-            c, x = cp[s:s + B], xp[s:s + B]
-            lr = lr0 + (lr1 - lr0) * (centre_pos[s] / max(n, 1))
-            if self.name == "torch":
-                noise = negs_t[s:s + B] if per_pair else negs_t[c]
-                pos, neg = sgns_pairs_step(self.in_w, self.out_w, ids_t[x], ids_t[c], noise, lr)
-            else:  # the lecture's loop: centre predicts context, autograd, Adam
-                self.optimizer.zero_grad()
-                loss = self.criterion(self.model.forward_input(ids_t[c]),
-                                      self.model.forward_output(ids_t[x]),
-                                      self.model.forward_noise(len(c), self.cfg.negative))
-                loss.backward()
-                self.optimizer.step()
-                pos = self.criterion.positive * len(c)
-                neg = self.criterion.negative * len(c)
-            sums[0] += pos.sum()
-            sums[1] += neg.sum()
-            pairs += len(c)
-        pos_sum, neg_sum = sums.tolist()
-        return pos_sum, neg_sum, pairs, pairs
-
-
-def _emit(run: Run, callback, event: dict) -> None:
-    event = {"time": round(time.time(), 3), **event}
-    run.append_metric(event)
-    if callback:
-        callback(event)
-
-
-def _scores(wv: WordVectors, analogies, similarity) -> dict:
-    try:
-        return evaluate(wv, analogies if analogies and Path(analogies).exists() else None,
-                        similarity if similarity and Path(similarity).exists() else None)
-    except W2VError as e:
-        return {"error": str(e)}
-
-
-def _neighbours(wv: WordVectors, words, k: int = 8) -> dict:
-    return {w: [[n, round(s, 4)] for n, s in wv.most_similar(w, topn=k)] for w in words if w in wv}
 
 
 def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: TrainConfig | None = None,
@@ -204,9 +80,6 @@ def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: Trai
         else:  # the other ranks take what rank 0 prepared
             saved = run.config()
             cfg, corpus = _placed(TrainConfig.from_dict(saved["train"]), config), saved["corpus"]
-        if group.active:
-            cfg = dataclasses.replace(cfg, device=group.device(cfg.resolved_device()),
-                                      threads=cfg.threads or max(1, cfg.resolved_threads() // group.local_world))
         run.write_status(state="starting", pid=os.getpid(), started=started, epochs=cfg.epochs, error=None,
                          ranks=group.world)
         try:
@@ -270,141 +143,258 @@ class _ReadOnlyRun(Run):
         return self.checkpoint_path(epoch, chunk)
 
 
+# ---------------------------------------------------------------- the training loop
+
+@dataclass
+class Progress:
+    """Where training stands (what a checkpoint records), and this session's pace."""
+
+    epoch: int = 0
+    chunk: int = 0  # the next chunk of the epoch to train
+    words_done: int = 0
+    pairs_done: int = 0
+    corpus_tokens: int | None = None
+    step: int = 0  # this session's step events
+    session_words: int = 0
+    train_seconds: float = 0.0
+
+    def state(self) -> dict:
+        return {"epoch": self.epoch, "chunk": self.chunk, "words_done": self.words_done,
+                "pairs_done": self.pairs_done, "corpus_tokens": self.corpus_tokens}
+
+
+@dataclass
+class _Job:
+    """What the steps of a training session share."""
+
+    run: Run
+    cfg: TrainConfig
+    group: Group
+    emit: Callable[[dict], None]
+    vocab: Vocab
+    engine: Engine
+    replica: Replica
+    checkpoints: "_Checkpoints"
+    n_chunks: int
+    probes: list[str]
+    keep_prob: np.ndarray
+    scores: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def words_total(self) -> int:
+        return self.vocab.total * self.cfg.epochs
+
+    def lr_at(self, words_done: float) -> float:
+        """The learning rate, falling linearly from lr to min_lr over the whole run."""
+        return self.cfg.lr - (self.cfg.lr - self.cfg.min_lr) * min(words_done / self.words_total, 1.0)
+
+
 def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, stop,
            analogies, similarity, started: float, group: Group) -> dict:
-    ckpts = run.checkpoints() if resume else []
-    if ckpts and run.vocab_path.exists() and run.ids_path.exists():
-        vocab = Vocab.load(run.vocab_path)
-        in_w, out_w, state = Run.load_checkpoint(ckpts[-1][2])
-        tables = (in_w, out_w)
-        epoch, chunk0, words_done = state["epoch"], state["chunk"], state["words_done"]
-        corpus_tokens = state.get("corpus_tokens")
-    else:
-        def read_corpus():
-            run.write_status(state="running", phase="reading corpus")
-            t0 = time.time()
-            vocab, stats = scan_corpus(corpus, run.ids_path, cfg.keep_punct, cfg.min_count,
-                                       cfg.max_vocab or None, progress=lambda n: run.write_status(words_read=n))
-            vocab.save(run.vocab_path)
-            _emit(run, callback, {"event": "vocab", "tokens": stats.tokens, "types": stats.types,
-                                  "vocab_size": len(vocab), "vocab_tokens": vocab.total,
-                                  "seconds": round(time.time() - t0, 3)})
-            return vocab, stats.tokens
-        read = group.on_main(read_corpus)  # the other ranks wait for its vocabulary and encoded corpus
-        vocab, corpus_tokens = read if group.is_main else (Vocab.load(run.vocab_path), None)
-        tables, epoch, chunk0, words_done = None, 0, 0, 0
-    probes = list(cfg.probe_words) or default_probe_words(vocab, cfg.seed)
-    engine = _Engine(cfg, vocab, tables)
-    keep_prob = vocab.keep_prob(cfg.sample)
-    n_chunks = count_chunks(run.ids_path, CHUNK_TOKENS)
-    words_total = vocab.total * cfg.epochs
-    lr_at = lambda done: cfg.lr - (cfg.lr - cfg.min_lr) * min(done / words_total, 1.0)  # noqa: E731
-    _emit(run, callback, {"event": "start", "engine": engine.name, "device": str(engine.device),
-                          "threads": engine.threads, "vocab_size": len(vocab), "words_total": words_total,
-                          "epoch": epoch, "chunk": chunk0, "probe_words": probes, "resumed": bool(resume and tables)})
-    run.write_status(state="running", phase="training", pid=os.getpid(), engine=engine.name,
-                     words_total=words_total, words_done=words_done, vocab_size=len(vocab),
-                     epoch=epoch, progress=words_done / words_total)
+    emit = functools.partial(_emit, run, callback)
+    # Where to train: 'auto' becomes a device here, in the trainer; under torchrun each rank
+    # takes its own GPU and its share of the cores.
+    cfg = dataclasses.replace(cfg, device=group.device(cfg.resolved_device()),
+                              threads=cfg.threads or group.threads(cfg.resolved_threads()))
+    # The vocabulary, the encoded corpus and where training stands: from the last checkpoint on
+    # resume, else read from the corpus (by rank 0; the other ranks wait for its files).
+    vocab, tables, at = _restore(run) if resume else (None, None, None)
+    if vocab is None:
+        vocab, at = _read_corpus(run, corpus, cfg, emit, group)
+    # The model's tables on the engine the settings pick, kept in step with the other ranks'.
+    engine = make_engine(cfg, vocab, tables)
+    job = _Job(run, cfg, group, emit, vocab, engine, Replica(group, [engine.in_w, engine.out_w]),
+               _Checkpoints(run, engine), count_chunks(run.ids_path, CHUNK_TOKENS),
+               list(cfg.probe_words) or default_probe_words(vocab, cfg.seed), vocab.keep_prob(cfg.sample))
+    try:
+        _announce(job, at, resumed=tables is not None)
+        if tables is None:
+            job.checkpoints.save(at)  # the initial tables: a run can resume from its very start
+        while at.epoch < cfg.epochs:
+            # One epoch: the chunks in order, a round at a time (one chunk a round in one process);
+            # `stop` is honoured between rounds.
+            for rnd in group.rounds(job.n_chunks, at.chunk):
+                _train_round(job, rnd, at)
+                if group.any(stop()):
+                    return _stopped(job, at)
+            at.epoch, at.chunk = at.epoch + 1, 0
+            # The end of an epoch: the probe words' neighbours, the benchmarks, a checkpoint.
+            if group.is_main:
+                _end_epoch(job, at, analogies, similarity)
+        # The end: the final tables, the 'end' event, the run finished.
+        return _finish(job, at, started)
+    finally:
+        job.checkpoints.close()
 
-    pairs_done = state.get("pairs_done", 0) if tables is not None else 0
 
-    writer = ThreadPoolExecutor(max_workers=1)  # checkpoints are written while training goes on
-    pending: list[Future] = []
+def _restore(run: Run) -> tuple[Vocab | None, tuple[np.ndarray, np.ndarray] | None, Progress | None]:
+    """The vocabulary, tables and progress of the run's last checkpoint (Nones when it has none
+    yet, or its corpus was never encoded in full)."""
+    ckpts = run.checkpoints()
+    if not (ckpts and run.vocab_path.exists() and run.ids_path.exists()):
+        return None, None, None
+    in_w, out_w, state = Run.load_checkpoint(ckpts[-1][2])
+    at = Progress(state["epoch"], state["chunk"], state["words_done"], state.get("pairs_done", 0),
+                  state.get("corpus_tokens"))
+    return Vocab.load(run.vocab_path), (in_w, out_w), at
 
-    def checkpoint(e: int, c: int, wait: bool = False) -> Path:
-        i, o = engine.tables()  # copies: training may change the tables while they are written
-        for f in pending:
-            f.result()  # one write at a time; a failed write (disk full) fails the run here
-        pending[:] = [writer.submit(run.save_checkpoint, e, c, i, o, {
-            "epoch": e, "chunk": c, "words_done": words_done, "pairs_done": pairs_done,
-            "corpus_tokens": corpus_tokens})]
+
+def _read_corpus(run: Run, corpus: Path, cfg: TrainConfig, emit, group: Group) -> tuple[Vocab, Progress]:
+    """Rank 0 reads the corpus once: the vocabulary and the encoded corpus, into the run."""
+    def read():
+        run.write_status(state="running", phase="reading corpus")
+        t0 = time.time()
+        vocab, stats = scan_corpus(corpus, run.ids_path, cfg.keep_punct, cfg.min_count,
+                                   cfg.max_vocab or None, progress=lambda n: run.write_status(words_read=n))
+        vocab.save(run.vocab_path)
+        emit({"event": "vocab", "tokens": stats.tokens, "types": stats.types, "vocab_size": len(vocab),
+              "vocab_tokens": vocab.total, "seconds": round(time.time() - t0, 3)})
+        return vocab, stats.tokens
+    read = group.on_main(read)  # the other ranks wait for its vocabulary and encoded corpus
+    vocab, corpus_tokens = read if group.is_main else (Vocab.load(run.vocab_path), None)
+    return vocab, Progress(corpus_tokens=corpus_tokens)
+
+
+def _announce(job: _Job, at: Progress, resumed: bool) -> None:
+    """The start event and the running status: engine, device, size of the task."""
+    job.emit({"event": "start", "engine": job.engine.name, "device": str(job.engine.device),
+              "threads": job.engine.threads, "vocab_size": len(job.vocab), "words_total": job.words_total,
+              "epoch": at.epoch, "chunk": at.chunk, "probe_words": job.probes, "resumed": resumed})
+    job.run.write_status(state="running", phase="training", pid=os.getpid(), engine=job.engine.name,
+                         words_total=job.words_total, words_done=at.words_done, vocab_size=len(job.vocab),
+                         epoch=at.epoch, progress=at.words_done / job.words_total)
+
+
+def _read_chunk(job: _Job, epoch: int, index: int) -> tuple[Chunk, int]:
+    """Chunk `index` of the encoded corpus as this epoch trains it: subsampled and with reduced
+    windows (both redrawn every epoch), and its number of words before subsampling."""
+    raw = read_chunk(job.run.ids_path, index, CHUNK_TOKENS)
+    rng = np.random.default_rng([job.cfg.seed, epoch, index])
+    ids, para = subsample(raw, job.keep_prob, rng)
+    windows = reduced_windows(len(ids), job.cfg.window, rng)
+    return Chunk(ids, para, windows, rng), int((raw >= 0).sum())
+
+
+def _train_round(job: _Job, rnd: Round, at: Progress) -> None:
+    """Train this rank's chunk of the round; count the round's words, pairs and loss (summed over
+    the ranks); report a step."""
+    t0 = time.time()
+    chunk, words = _read_chunk(job, at.epoch, rnd.chunk) if rnd.chunk is not None else (None, 0)
+    start = at.words_done + job.group.rank * words  # under torchrun: about where this chunk falls
+    lr0, lr1 = job.lr_at(start), job.lr_at(start + words)
+    seed = _chunk_seed(job.cfg.seed, at.epoch, rnd.chunk) if chunk is not None else 0
+
+    def step(part: slice, k: int) -> Loss:  # the learning rate falls across the chunk's parts
+        f0, f1 = part.start / len(chunk), part.stop / len(chunk)
+        return job.engine.train(chunk[part], lr0 + (lr1 - lr0) * f0, lr0 + (lr1 - lr0) * f1, seed + k)
+
+    loss = sum(job.replica.train(len(chunk) if chunk is not None else 0, step), Loss())
+    words, pos, neg, tracked, pairs = job.group.sum([words, loss.pos, loss.neg, loss.tracked, loss.pairs])
+    at.words_done += int(words)
+    at.pairs_done += int(pairs)
+    at.chunk = rnd.end
+    at.session_words += int(words)
+    at.train_seconds += time.time() - t0
+    at.step += 1
+    _report_step(job, at, pos, neg, tracked)
+
+
+def _report_step(job: _Job, at: Progress, pos: float, neg: float, tracked: float) -> None:
+    wps = at.session_words / max(at.train_seconds, 1e-9)
+    eta = (job.words_total - at.words_done) / max(wps, 1e-9)
+    lp = pos / tracked if tracked else float("nan")
+    ln = neg / tracked if tracked else float("nan")
+    job.emit({"event": "step", "step": at.step, "epoch": at.epoch, "chunk": at.chunk - 1,
+              "chunks": job.n_chunks, "words_done": at.words_done, "words_total": job.words_total,
+              "pairs": at.pairs_done, "lr": job.lr_at(at.words_done), "loss": _r(lp + ln),
+              "loss_pos": _r(lp), "loss_neg": _r(ln), "words_per_sec": round(wps, 1), "eta_s": round(eta, 1)})
+    job.run.write_status(words_done=at.words_done, progress=at.words_done / job.words_total, epoch=at.epoch,
+                         words_per_sec=round(wps, 1), eta_s=round(eta, 1))
+
+
+def _stopped(job: _Job, at: Progress) -> dict:
+    """Stop between rounds: a checkpoint to resume from, then the run is 'stopped'."""
+    path = job.checkpoints.save(at, wait=True)
+    job.emit({"event": "stopped", "epoch": at.epoch, "chunk": at.chunk, "words_done": at.words_done,
+              "checkpoint": path.name})
+    return job.run.write_status(state="stopped", phase="stopped", checkpoint=path.name)
+
+
+def _end_epoch(job: _Job, at: Progress, analogies, similarity) -> None:
+    """Rank 0, after each epoch: the probe words' neighbours, the benchmarks (if asked for), and
+    a checkpoint."""
+    i, _ = job.engine.tables()
+    wv = WordVectors(job.vocab.words, i, job.vocab.counts)
+    ev = {"event": "epoch", "epoch": at.epoch, "words_done": at.words_done,
+          "neighbours": _neighbours(wv, job.probes)}
+    if job.cfg.eval == "epoch" or (job.cfg.eval == "final" and at.epoch == job.cfg.epochs):
+        job.scores = _scores(wv, analogies, similarity)
+        ev["scores"] = job.scores
+    ev["checkpoint"] = job.checkpoints.save(at).name
+    job.emit(ev)
+    job.run.write_status(epoch=at.epoch, scores=job.scores or None)
+
+
+def _finish(job: _Job, at: Progress, started: float) -> dict:
+    """Wait for the last checkpoint; rank 0 saves the final tables; the run is 'finished'."""
+    job.checkpoints.wait()
+    if job.group.is_main:
+        i, o = job.engine.tables()
+        atomic_save_npy(job.run.in_vectors_path, i)
+        atomic_save_npy(job.run.out_vectors_path, o)
+    seconds = round(time.time() - started, 3)
+    train_seconds = round(at.train_seconds, 3)
+    job.emit({"event": "end", "words_done": at.words_done, "seconds": seconds,
+              "train_seconds": train_seconds, "scores": job.scores})
+    return job.run.write_status(state="finished", phase="finished", progress=1.0, words_done=at.words_done,
+                                seconds=seconds, train_seconds=train_seconds, scores=job.scores or None,
+                                eta_s=0)
+
+
+class _Checkpoints:
+    """Checkpoints written in the background while training goes on, one at a time: a failed
+    write (disk full) fails the run at the next checkpoint or at the end."""
+
+    def __init__(self, run: Run, engine: Engine):
+        self.run, self.engine = run, engine
+        self.writer = ThreadPoolExecutor(max_workers=1)
+        self.pending: Future | None = None
+
+    def save(self, at: Progress, wait: bool = False) -> Path:
+        i, o = self.engine.tables()  # copies: training may change the tables while they are written
+        self.wait()
+        self.pending = self.writer.submit(self.run.save_checkpoint, at.epoch, at.chunk, i, o, at.state())
         if wait:
-            pending.pop().result()
-        return run.checkpoint_path(e, c)
+            self.wait()
+        return self.run.checkpoint_path(at.epoch, at.chunk)
 
-    if tables is None:
-        checkpoint(0, 0)
-    train_seconds, session_words, step = 0.0, 0, 0
-    scores: dict = {}
-    live = [engine.in_w, engine.out_w]
-    snapshots = [t.clone() for t in live] if group.active else []
-    W = group.world  # rank r trains chunks r, r + W, ...; a round is W chunks, then updates merge
-    while epoch < cfg.epochs:
-        for first in range(0, n_chunks, W):
-            if first + W <= chunk0:
-                continue
-            t0 = time.time()
-            chunk = first + group.rank
-            pos = neg = tracked = n_pairs = n_words = 0
-            parts = [slice(0, 0)] * SYNCS_PER_CHUNK
-            if chunk0 <= chunk < n_chunks:
-                raw = read_chunk(run.ids_path, chunk, CHUNK_TOKENS)
-                rng = np.random.default_rng([cfg.seed, epoch, chunk])
-                ids, para = subsample(raw, keep_prob, rng)
-                b = reduced_windows(len(ids), cfg.window, rng)
-                n_words = int((raw >= 0).sum())
-                ahead = group.rank * n_words  # about where this chunk falls in the round
-                lr0, lr1 = lr_at(words_done + ahead), lr_at(words_done + ahead + n_words)
-                cut = np.linspace(0, len(ids), SYNCS_PER_CHUNK + 1).astype(int) if group.active else [0, len(ids)]
-                parts = [slice(a, z) for a, z in zip(cut[:-1], cut[1:])]
-            for k, part in enumerate(parts):  # ranks merge their updates after each part
-                if part.stop > part.start:
-                    f0, f1 = part.start / len(ids), part.stop / len(ids)
-                    p_, n_, t_, c_ = engine.train_chunk(ids[part], para[part], b[part], lr0 + (lr1 - lr0) * f0,
-                                                        lr0 + (lr1 - lr0) * f1, rng,
-                                                        _chunk_seed(cfg.seed, epoch, chunk) + k)
-                    pos, neg, tracked, n_pairs = pos + p_, neg + n_, tracked + t_, n_pairs + c_
-                group.merge_updates(live, snapshots)
-            n_words, pos, neg, tracked, n_pairs = group.sum([n_words, pos, neg, tracked, n_pairs])
-            n_words, n_pairs = int(n_words), int(n_pairs)
-            last = min(first + W, n_chunks)  # the next chunk to train
-            words_done += n_words
-            pairs_done += n_pairs
-            session_words += n_words
-            train_seconds += time.time() - t0
-            step += 1
-            wps = session_words / max(train_seconds, 1e-9)
-            eta = (words_total - words_done) / max(wps, 1e-9)
-            lp = pos / tracked if tracked else float("nan")
-            ln = neg / tracked if tracked else float("nan")
-            _emit(run, callback, {"event": "step", "step": step, "epoch": epoch, "chunk": last - 1,
-                                  "chunks": n_chunks, "words_done": words_done, "words_total": words_total,
-                                  "pairs": pairs_done, "lr": lr_at(words_done), "loss": _r(lp + ln),
-                                  "loss_pos": _r(lp), "loss_neg": _r(ln),
-                                  "words_per_sec": round(wps, 1), "eta_s": round(eta, 1)})
-            run.write_status(words_done=words_done, progress=words_done / words_total, epoch=epoch,
-                             words_per_sec=round(wps, 1), eta_s=round(eta, 1))
-            if group.any(stop()):
-                path = checkpoint(epoch, last, wait=True)
-                _emit(run, callback, {"event": "stopped", "epoch": epoch, "chunk": last,
-                                      "words_done": words_done, "checkpoint": path.name})
-                return run.write_status(state="stopped", phase="stopped", checkpoint=path.name)
-        epoch, chunk0 = epoch + 1, 0
-        if not group.is_main:
-            continue
-        i, o = engine.tables()
-        wv = WordVectors(vocab.words, i, vocab.counts)
-        ev = {"event": "epoch", "epoch": epoch, "words_done": words_done,
-              "neighbours": _neighbours(wv, probes)}
-        if cfg.eval == "epoch" or (cfg.eval == "final" and epoch == cfg.epochs):
-            scores = _scores(wv, analogies, similarity)
-            ev["scores"] = scores
-        ev["checkpoint"] = checkpoint(epoch, 0).name
-        _emit(run, callback, ev)
-        run.write_status(epoch=epoch, scores=scores or None)
-    for f in pending:
-        f.result()
-    writer.shutdown()
-    if group.is_main:
-        i, o = engine.tables()
-        atomic_save_npy(run.in_vectors_path, i)
-        atomic_save_npy(run.out_vectors_path, o)
-    seconds = time.time() - started
-    _emit(run, callback, {"event": "end", "words_done": words_done, "seconds": round(seconds, 3),
-                          "train_seconds": round(train_seconds, 3), "scores": scores})
-    return run.write_status(state="finished", phase="finished", progress=1.0, words_done=words_done,
-                            seconds=round(seconds, 3), train_seconds=round(train_seconds, 3),
-                            scores=scores or None, eta_s=0)
+    def wait(self) -> None:
+        """Until the last write is done; raises its error."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.result()
+
+    def close(self) -> None:
+        self.writer.shutdown(wait=True)
+
+
+def _emit(run: Run, callback, event: dict) -> None:
+    event = {"time": round(time.time(), 3), **event}
+    run.append_metric(event)
+    if callback:
+        callback(event)
+
+
+def _scores(wv: WordVectors, analogies, similarity) -> dict:
+    try:
+        return evaluate(wv, analogies if analogies and Path(analogies).exists() else None,
+                        similarity if similarity and Path(similarity).exists() else None)
+    except W2VError as e:
+        return {"error": str(e)}
+
+
+def _neighbours(wv: WordVectors, words, k: int = 8) -> dict:
+    return {w: [[n, round(s, 4)] for n, s in wv.most_similar(w, topn=k)] for w in words if w in wv}
 
 
 def _r(x: float) -> float | None:

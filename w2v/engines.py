@@ -1,0 +1,220 @@
+"""The training engines: three ways to train a chunk, behind one interface.
+
+    engine = make_engine(cfg, vocab, tables)         # from the settings (and the machine)
+    loss = engine.train(chunk, lr0, lr1, seed)        # in place on engine.in_w / engine.out_w
+
+    kernel   CPU default: the C++ kernel (w2v/_kernel.cpp), Hogwild threads, one SGD step per window
+    torch    any torch device (CUDA, or CPU without a compiler): batched hand-written SGD,
+             model.sgns_pairs_step / cbow_window_step, index_add_ on touched rows only
+    seed     the lecture's recipe: SkipGramNeg + NegativeSamplingLoss through autograd and Adam,
+             uniform(-1, 1) init — the teaching baseline, slow by design
+
+A chunk is a stretch of the corpus after subsampling: its word ids, the paragraph of each (no
+window crosses paragraphs) and each centre word's reduced window. The learning rate falls from
+lr0 to lr1 across the chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import kernel as _kernel
+from .config import TrainConfig
+from .corpus import AliasSampler, Vocab, make_pair_positions
+from .model import NegativeSamplingLoss, SkipGramNeg, cbow_window_step, sgns_pairs_step
+
+NOISE_POOL = {"pair": -1, "pool": 2, "window": 0}  # the kernel's noise_pool for each --noise
+
+
+@dataclass
+class Chunk:
+    """A subsampled stretch of the corpus: kept word ids, their paragraph, their reduced window,
+    and the generator its noise words are drawn from (the torch engine's)."""
+
+    ids: np.ndarray
+    para: np.ndarray
+    windows: np.ndarray
+    rng: np.random.Generator
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, part: slice) -> "Chunk":
+        return Chunk(self.ids[part], self.para[part], self.windows[part], self.rng)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """What training some pairs reports: summed positive and negative loss terms, the pairs
+    those sums cover, and the pairs trained."""
+
+    pos: float = 0.0
+    neg: float = 0.0
+    tracked: int = 0
+    pairs: int = 0
+
+    def __add__(self, other: "Loss") -> "Loss":
+        return Loss(self.pos + other.pos, self.neg + other.neg, self.tracked + other.tracked,
+                    self.pairs + other.pairs)
+
+
+class Engine:
+    """The model's two tables on `cfg.device` (a concrete device: the trainer resolves 'auto'),
+    the noise distribution, and `train`, which each engine implements."""
+
+    name = ""
+
+    def __init__(self, cfg: TrainConfig, vocab: Vocab, tables: tuple[np.ndarray, np.ndarray] | None = None):
+        self.cfg = cfg
+        self.device = torch.device(cfg.device)
+        self.threads = cfg.resolved_threads()
+        noise = vocab.noise_dist(cfg.ns_exponent)
+        self.alias = AliasSampler(noise)
+        self.model = SkipGramNeg(len(vocab), cfg.dim, noise,
+                                 init="seed" if cfg.recipe == "seed" else "word2vec", seed=cfg.seed)
+        if tables is not None:
+            with torch.no_grad():
+                self.model.in_embed.weight.copy_(torch.from_numpy(tables[0]))
+                self.model.out_embed.weight.copy_(torch.from_numpy(tables[1]))
+        self.model.to(self.device)
+        if self.device.type == "cpu":
+            torch.set_num_threads(self.threads)
+
+    @property
+    def in_w(self) -> torch.Tensor:
+        return self.model.in_embed.weight.data
+
+    @property
+    def out_w(self) -> torch.Tensor:
+        return self.model.out_embed.weight.data
+
+    def tables(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of both tables (training may go on while they are written)."""
+        return self.in_w.cpu().numpy().copy(), self.out_w.cpu().numpy().copy()
+
+    def train(self, chunk: Chunk, lr0: float, lr1: float, seed: int) -> Loss:
+        """Train every (centre, context) pair of `chunk` once, in place; `seed` seeds the
+        engine's own noise draws (the kernel's)."""
+        raise NotImplementedError
+
+
+class KernelEngine(Engine):
+    """The C++ kernel: each window is one SGD step, threads share the tables without locks."""
+
+    name = "kernel"
+
+    def __init__(self, cfg, vocab, tables=None, lib=None):
+        super().__init__(cfg, vocab, tables)
+        self.lib = lib or _kernel.load()
+
+    def train(self, chunk: Chunk, lr0: float, lr1: float, seed: int) -> Loss:
+        s = _kernel.train_chunk(self.lib, self.in_w, self.out_w, chunk.ids, chunk.para, chunk.windows,
+                                self.alias.prob, self.alias.alias, self.cfg.negative,
+                                self.cfg.mode == "cbow", lr0, lr1, self.threads, seed,
+                                noise_pool=NOISE_POOL[self.cfg.noise])
+        return Loss(s[0], s[1], int(s[2]), int(s[3]))
+
+
+def _positions(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the chunk's (centre, context) pairs, in centre order."""
+    centre_pos, ctx_pos = make_pair_positions(chunk.para, chunk.windows)
+    order = np.argsort(centre_pos, kind="stable")
+    return centre_pos[order], ctx_pos[order]
+
+
+class TorchEngine(Engine):
+    """Batched hand-written SGD on any torch device: skip-gram as batches of pairs, CBOW as
+    batches of windows; the learning rate is set per batch from its place in the chunk."""
+
+    name = "torch"
+
+    def __init__(self, cfg, vocab, tables=None):
+        super().__init__(cfg, vocab, tables)
+        self.batch_size = cfg.batch_size or (1 << 16 if self.device.type == "cuda" else 1 << 12)
+
+    def _long(self, a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a)).to(self.device, torch.long)
+
+    def train(self, chunk: Chunk, lr0: float, lr1: float, seed: int) -> Loss:
+        centre_pos, ctx_pos = _positions(chunk)
+        # pool and pair: K noise words per pair; window (and CBOW): K per centre word
+        per_pair = self.cfg.noise != "window" and self.cfg.mode == "skipgram"
+        negs = self.alias.sample((len(centre_pos) if per_pair else len(chunk), self.cfg.negative), chunk.rng)
+        ramp = lambda p: lr0 + (lr1 - lr0) * (p / max(len(chunk), 1))  # noqa: E731
+        if self.cfg.mode == "cbow":
+            return self._cbow(chunk, centre_pos, ctx_pos, negs, ramp)
+        return self._skipgram(chunk, centre_pos, ctx_pos, negs, per_pair, ramp)
+
+    def _skipgram(self, chunk, centre_pos, ctx_pos, negs, per_pair, ramp) -> Loss:
+        ids, negs_t, cp, xp = (self._long(a) for a in (chunk.ids, negs, centre_pos, ctx_pos))
+        B = self.batch_size
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # summed on the device: no sync per step
+        for s in range(0, len(cp), B):
+            c, x = cp[s:s + B], xp[s:s + B]
+            noise = negs_t[s:s + B] if per_pair else negs_t[c]
+            pos, neg = sgns_pairs_step(self.in_w, self.out_w, ids[x], ids[c], noise, ramp(centre_pos[s]))
+            sums[0] += pos.sum()
+            sums[1] += neg.sum()
+        pos_sum, neg_sum = sums.tolist()
+        return Loss(pos_sum, neg_sum, len(cp), len(cp))
+
+    def _cbow(self, chunk, centre_pos, ctx_pos, negs, ramp) -> Loss:
+        n = len(chunk)
+        ids, negs_t = self._long(chunk.ids), self._long(negs)
+        step = max(1, self.batch_size // (2 * self.cfg.window))  # windows per batch
+        bounds = np.searchsorted(centre_pos, np.arange(0, n + step, step))
+        pos_sum = neg_sum = 0.0
+        for k, p0 in enumerate(range(0, n, step)):
+            p1 = min(n, p0 + step)
+            sl = slice(bounds[k], bounds[k + 1])
+            pos, neg = cbow_window_step(self.in_w, self.out_w, ids[self._long(ctx_pos[sl])],
+                                        self._long(centre_pos[sl] - p0), ids[p0:p1], negs_t[p0:p1], ramp(p0))
+            pos_sum += float(pos.sum())
+            neg_sum += float(neg.sum())
+        return Loss(pos_sum, neg_sum, n, n)
+
+
+class SeedEngine(Engine):
+    """The lecture's loop: batches of (centre, context) pairs, the centre predicts the context,
+    noise words from the model's own distribution (drawn from `seed`), autograd and Adam at a
+    fixed rate."""
+
+    name = "seed"
+
+    def __init__(self, cfg, vocab, tables=None):
+        super().__init__(cfg, vocab, tables)
+        self.batch_size = cfg.batch_size or 512
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.criterion = NegativeSamplingLoss()
+
+    def train(self, chunk: Chunk, lr0: float, lr1: float, seed: int) -> Loss:
+        centre_pos, ctx_pos = _positions(chunk)
+        ids = torch.from_numpy(chunk.ids.astype(np.int64)).to(self.device)
+        cp, xp = (torch.from_numpy(a).to(self.device) for a in (centre_pos, ctx_pos))
+        B, m = self.batch_size, self.model
+        noise = torch.Generator(self.device).manual_seed(seed % (1 << 63))
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        for s in range(0, len(cp), B):
+            c, x = ids[cp[s:s + B]], ids[xp[s:s + B]]
+            self.optimizer.zero_grad()
+            loss = self.criterion(m.forward_input(c), m.forward_output(x),
+                                  m.forward_noise(len(c), self.cfg.negative, generator=noise))
+            loss.backward()
+            self.optimizer.step()
+            sums[0] += self.criterion.positive * len(c)
+            sums[1] += self.criterion.negative * len(c)
+        pos_sum, neg_sum = sums.tolist()
+        return Loss(pos_sum, neg_sum, len(cp), len(cp))
+
+
+def make_engine(cfg: TrainConfig, vocab: Vocab, tables: tuple[np.ndarray, np.ndarray] | None = None) -> Engine:
+    """The engine the settings ask for: the seed recipe's loop; else the C++ kernel on a CPU where
+    it builds; else the torch engine. `cfg.device` must be concrete (not 'auto')."""
+    if cfg.recipe == "seed":
+        return SeedEngine(cfg, vocab, tables)
+    if torch.device(cfg.device).type == "cpu" and (lib := _kernel.load()) is not None:
+        return KernelEngine(cfg, vocab, tables, lib)
+    return TorchEngine(cfg, vocab, tables)
