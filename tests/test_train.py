@@ -148,6 +148,22 @@ def test_engine_is_picked_from_the_settings(monkeypatch):
     assert isinstance(t, engines.TorchEngine) and t.name == "torch"
     for engine in (seed, t):
         assert engine.tables()[0].shape == (3, 4)
+    with pytest.raises(W2VError, match="--engine kernel needs a C\\+\\+ compiler"):
+        engines.make_engine(TrainConfig(dim=4, device="cpu", threads=1, engine="kernel"), vocab)
+
+
+def test_the_engine_can_be_named(monkeypatch):
+    from w2v import engines, kernel
+    vocab = Vocab(["a", "b", "c"], np.array([5, 3, 2]))
+    forced = engines.make_engine(TrainConfig(dim=4, device="cpu", threads=1, engine="torch"), vocab)
+    assert isinstance(forced, engines.TorchEngine)  # even where the kernel builds
+    if kernel.load() is not None:
+        named = engines.make_engine(TrainConfig(dim=4, device="cpu", threads=1, engine="kernel"), vocab)
+        assert isinstance(named, engines.KernelEngine)
+    with pytest.raises(W2VError, match="--engine kernel trains on the CPU"):
+        TrainConfig(engine="kernel", device="cuda").validate()
+    with pytest.raises(W2VError, match="--recipe seed has its own loop"):
+        TrainConfig.preset("seed", engine="torch").validate()
 
 
 @pytest.mark.parametrize("engine", ["kernel", "torch", "seed"])

@@ -21,7 +21,7 @@ _EPILOG = "Example: python -m w2v train data/text8-prefix.txt.gz --out runs/text
 
 def _add_train(sub) -> None:
     from . import config
-    from .train import DEFAULT_CORPUS
+    from .config import DEFAULT_CORPUS
     p = sub.add_parser("train", help="train word vectors on a text file",
                        description="Train word2vec on CORPUS into the run directory RUN_DIR.",
                        epilog=_EPILOG)

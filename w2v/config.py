@@ -14,10 +14,12 @@ import argparse
 import dataclasses
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import W2VError
 
+DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "text8-prefix.txt.gz"
 GROUPS = ("model", "sampling", "schedule", "engine", "evaluation")
 PRESETS = ("word2vec", "seed")
 
@@ -71,6 +73,10 @@ class TrainConfig:
     recipe: str = setting("word2vec", "word2vec: hand-written SGD as word2vec.c; seed: the lecture's recipe "
                           "(uniform(-1,1) init, autograd and Adam; skip-gram only, slow by design)",
                           label="Recipe", group="engine", choices=PRESETS)
+    engine: str = setting("auto", "how to train: kernel: the C++ kernel (CPU; word2vec.c's Hogwild threads); "
+                          "torch: batched SGD in PyTorch (any device; a GPU's engine); auto: the kernel on a "
+                          "CPU where it builds, else torch", label="Engine", group="engine",
+                          choices=("auto", "kernel", "torch"))
     device: str = setting("auto", "where to train: cpu, cuda (or cuda:N), or auto (a GPU when one is "
                           "visible)", label="Device", group="engine", choices=("auto", "cpu", "cuda"))
     threads: int = setting(0, "CPU threads (0 = all cores)", label="Threads", group="engine", low=0, high=512)
@@ -90,6 +96,10 @@ class TrainConfig:
             _check(f, getattr(self, f.name))
         if self.min_lr > self.lr:
             raise W2VError(f"--min-lr must be between 0 and --lr, got {self.min_lr} (--lr {self.lr})")
+        if self.engine == "kernel" and self.device.startswith("cuda"):
+            raise W2VError("--engine kernel trains on the CPU: use --device cpu, or --engine torch for a GPU")
+        if self.recipe == "seed" and self.engine != "auto":
+            raise W2VError("--recipe seed has its own loop (autograd and Adam): drop --engine")
         if self.recipe == "seed" and self.mode != "skipgram":
             raise W2VError("--recipe seed trains skip-gram only (the lecture's model): drop --mode cbow "
                            "or use --recipe word2vec")

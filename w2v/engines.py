@@ -23,6 +23,7 @@ import torch
 
 from . import kernel as _kernel
 from .config import TrainConfig
+from .errors import W2VError
 from .corpus import AliasSampler, Vocab, make_pair_positions
 from .model import NegativeSamplingLoss, SkipGramNeg, cbow_window_step, sgns_pairs_step
 
@@ -211,10 +212,19 @@ class SeedEngine(Engine):
 
 
 def make_engine(cfg: TrainConfig, vocab: Vocab, tables: tuple[np.ndarray, np.ndarray] | None = None) -> Engine:
-    """The engine the settings ask for: the seed recipe's loop; else the C++ kernel on a CPU where
-    it builds; else the torch engine. `cfg.device` must be concrete (not 'auto')."""
+    """The engine the settings ask for: the seed recipe's loop; `--engine kernel` or `torch`; with
+    `auto`, the C++ kernel on a CPU where it builds, else the torch engine. `cfg.device` must be
+    concrete (not 'auto')."""
     if cfg.recipe == "seed":
         return SeedEngine(cfg, vocab, tables)
-    if torch.device(cfg.device).type == "cpu" and (lib := _kernel.load()) is not None:
-        return KernelEngine(cfg, vocab, tables, lib)
+    on_cpu = torch.device(cfg.device).type == "cpu"
+    if cfg.engine == "kernel" and not on_cpu:
+        raise W2VError(f"--engine kernel trains on the CPU, not {cfg.device}: add --device cpu")
+    if cfg.engine != "torch" and on_cpu:
+        lib = _kernel.load(warn=cfg.engine == "auto")
+        if lib is not None:
+            return KernelEngine(cfg, vocab, tables, lib)
+        if cfg.engine == "kernel":
+            raise W2VError("--engine kernel needs a C++ compiler (g++) to build the kernel: install one, "
+                           "or use --engine torch")
     return TorchEngine(cfg, vocab, tables)

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from .config import TrainConfig
+from .config import DEFAULT_CORPUS, TrainConfig
 from .corpus import Vocab, count_chunks, read_chunk, reduced_windows, scan_corpus, subsample
 from .distributed import Group, Replica, Round
 from .engines import Chunk, Engine, Loss, make_engine
@@ -38,7 +38,6 @@ from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
 from .runs import Run, atomic_save_npy, atomic_write_json
 from .vectors import WordVectors
 
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "text8-prefix.txt.gz"
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk: one progress event each
 
 
