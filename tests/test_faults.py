@@ -216,3 +216,145 @@ def test_a_restarted_server_finds_the_running_job(tmp_path, monkeypatch):
     wait_for(lambda: run.status().get("state") == "stopped", what="the job to stop")
     at.run()
     assert at.subheader[0].value.endswith("survivor: stopped")
+
+
+# ---------------------------------------------------------------- pids that are not the job's
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("W2V_RUNS_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def bystander():
+    """An unrelated process of ours that a stale record's pid may now name."""
+    p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield p
+    p.kill()
+    p.wait()
+
+
+@pytest.fixture
+def signals():
+    """The signals sent through os.kill, recorded instead (a probe, signal 0, still asks the system)."""
+    sent, real = [], os.kill
+
+    def kill(pid, sig):
+        if sig:
+            sent.append((pid, sig))
+        else:
+            real(pid, sig)
+    os.kill = kill
+    yield sent
+    os.kill = real
+
+
+def make_run(root: Path, name: str, **status) -> Run:
+    run = Run(root / name)
+    run.path.mkdir()
+    atomic_write_json(run.config_path, {"train": {"dim": 8}, "corpus": "c.txt"})
+    atomic_write_json(run.status_path, status)
+    return run
+
+
+def test_a_reused_pid_neither_blocks_a_job_nor_is_signalled(runs_dir, bystander, signals, tmp_path, monkeypatch):
+    """Records left by jobs long gone, whose pid the system has given to an unrelated process."""
+    from w2v.runs import process_start
+    old_start = process_start(bystander.pid) - 100  # the job started before the bystander did
+    atomic_write_json(runs_dir / jobs.LOCK_NAME, {"pid": bystander.pid, "pid_start": old_start, "run": "old",
+                                                  "host": os.uname().nodename})
+    make_run(runs_dir, "old", state="running", pid=bystander.pid, pid_start=old_start)
+    assert jobs.active_job() is None and Run(runs_dir / "old").status()["state"] == "interrupted"
+    assert not jobs.stop("old") and signals == []
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma delta " * 100)
+    monkeypatch.setattr(jobs, "_launch", lambda root, name, args: None)  # the start is checked, not the training
+    jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1), "new")
+    assert jobs._read_lock(runs_dir)["run"] == "new"
+    jobs.delete_run("old")
+    assert bystander.poll() is None
+
+
+@pytest.mark.parametrize("pid", [-1, 0, 1, "self"])
+def test_stop_never_signals_init_a_group_or_the_server(runs_dir, signals, pid):
+    pid = os.getpid() if pid == "self" else pid
+    make_run(runs_dir, "odd", state="running", pid=pid)
+    assert not jobs.stop("odd") and signals == []
+
+
+def test_a_job_of_another_host_is_not_judged_nor_signalled(runs_dir, signals, tmp_path):
+    """A runs folder shared by two machines: this server cannot see the other's processes."""
+    from w2v.studio import runlist
+    far = {"pid": os.getpid(), "host": "other-machine", "pid_start": 1}
+    make_run(runs_dir, "far", state="running", phase="training", **far)
+    v = runlist.view("far")
+    assert v.state == "running" and not v.stoppable and "other-machine" in v.note[1]
+    with pytest.raises(W2VError, match="on host other-machine.*stop it there"):
+        jobs.stop("far")
+    with pytest.raises(W2VError, match="run far is training.*other-machine"):
+        jobs.delete_run("far")
+    assert jobs.active_job() is None  # it trains on the other machine: this one is free
+    atomic_write_json(runs_dir / jobs.LOCK_NAME, {**far, "run": "far2"})  # but the folder's lock is its
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("alpha beta gamma delta " * 100)
+    with pytest.raises(W2VError, match=f"far2 is training on host other-machine.*remove {jobs.LOCK_NAME}"):
+        jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1), "mine")
+    assert signals == [] and (runs_dir / "far").exists()
+
+
+# ---------------------------------------------------------------- deleting a run that is being resumed
+
+def test_delete_is_refused_while_a_resumed_job_starts(runs_dir, monkeypatch, tmp_path):
+    """Resume launches the trainer; for its first seconds the run still reads 'stopped'. The app's
+    lock names the run from the launch on: delete is refused until that process has ended."""
+    slow = tmp_path / "slow-python"  # a trainer that has not written anything yet
+    slow.write_text("#!/bin/sh\nexec sleep 120\n")
+    slow.chmod(0o755)
+    run = make_run(runs_dir, "paused", state="stopped", progress=0.3)
+    run.save_checkpoint(0, 1, np.zeros((2, 4), "float32"), np.zeros((2, 4), "float32"), {"epoch": 0})
+    monkeypatch.setattr(sys, "executable", str(slow))
+    jobs.resume("paused")
+    trainer = jobs._read_lock(runs_dir)["pid"]
+    try:
+        assert run.status()["state"] == "stopped"
+        with pytest.raises(W2VError, match="paused is training or being started"):
+            jobs.delete_run("paused")
+        assert run.exists()
+    finally:
+        os.kill(trainer, signal.SIGKILL)
+        jobs._wait_gone({"pid": trainer}, 30)
+    jobs.delete_run("paused")
+    assert not run.path.exists()
+
+
+HOLD_RUN = """
+import sys, time
+from w2v.runs import Run
+with Run(sys.argv[1]).lock():
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_delete_is_refused_while_a_process_holds_the_run(runs_dir):
+    """A trainer holds its run's lock for its whole life (a CLI job too, the app's lock naming
+    nothing); a holder killed with SIGKILL holds nothing."""
+    run = make_run(runs_dir, "held", state="stopped")
+    run.save_checkpoint(0, 1, np.zeros((2, 4), "float32"), np.zeros((2, 4), "float32"), {"epoch": 0})
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_RUN, str(run.path)], cwd=ROOT, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(W2VError, match=f"run held is in use by process {holder.pid}"):
+            jobs.delete_run("held")
+        with pytest.raises(W2VError, match="in use"):
+            jobs.resume("held")
+        assert run.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    jobs.delete_run("held")
+    assert not run.path.exists()

@@ -195,3 +195,91 @@ def test_train_page_shows_why_a_job_was_refused_and_leaves_no_run(dirs):
     assert not at.exception
     assert any("lower --min-count" in e.value for e in at.error), [e.value for e in at.error]
     assert not (dirs / "runs" / "too-rare").exists() and "Traceback" not in jobs.log_tail("too-rare", 20)
+
+
+def test_the_host_header_is_limited_to_this_machines_names():
+    """DNS rebinding: a page elsewhere whose name resolves to 127.0.0.1 must not reach the app.
+    server.allowedHosts came in Streamlit 1.61 (1.60 has no such option, and would ignore it)."""
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert sorted(cfg["server"]["allowedHosts"]) == sorted(["localhost", "127.0.0.1", "::1"])
+    floor = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if line.startswith("streamlit")]
+    assert len(floor) == 1
+    low = tuple(int(x) for x in floor[0].split(">=")[1].split(",")[0].split("#")[0].strip().split("."))
+    assert low >= (1, 61), floor
+
+
+# ---------------------------------------------------------------- what the browser sees of a failed job
+
+TRACEBACK_LOG = """$ /opt/venv/bin/python -m w2v train /home/alice/corpora/c.txt --out /srv/runs/bad --quiet
+error: corpus /home/alice/corpora/c.txt has only 3 words: upload a larger corpus
+$ /opt/venv/bin/python -m w2v train --out /srv/runs/bad --resume --quiet
+Traceback (most recent call last):
+  File "/opt/venv/lib/python3.11/site-packages/w2v/train.py", line 12, in train
+    raise ValueError("bad shape in /srv/runs/bad/checkpoints/ckpt-000-000001.npz")
+ValueError: bad shape in /srv/runs/bad/checkpoints/ckpt-000-000001.npz
+"""
+
+
+def test_a_job_log_shows_only_its_one_line_error_without_paths(dirs):
+    (dirs / "runs").mkdir()
+    log = jobs.log_path("bad")
+    log.write_text("$ python -m w2v train /home/alice/c.txt --out /srv/runs/bad\n"
+                   "Traceback (most recent call last):\n  File \"/usr/lib/x.py\", line 1\n"
+                   "error: corpus /home/alice/My Files/c.txt does not exist (/srv/runs/bad): check the path\n")
+    assert jobs.job_error("bad") == "corpus My Files/c.txt does not exist (bad): check the path"
+    log.write_text(TRACEBACK_LOG)  # the latest launch died with a traceback: its older error does not count
+    assert jobs.job_error("bad") == "the job ended unexpectedly; see bad.log on the server"
+    log.write_text("$ python -m w2v train\nerror: " + "x" * 10_000 + "\n")
+    assert len(jobs.job_error("bad")) <= jobs.MAX_MESSAGE
+
+
+def test_train_page_shows_no_traceback_nor_server_paths(dirs):
+    """A job that died with a traceback before writing its status, and a run whose status error
+    holds paths: an error box each, one line, no path, no traceback."""
+    from w2v.runs import Run, atomic_write_json
+    (dirs / "runs").mkdir()
+    jobs.log_path("crashed").write_text(TRACEBACK_LOG)
+    run = Run(dirs / "runs" / "failed")
+    run.path.mkdir()
+    atomic_write_json(run.config_path, {"train": {}, "corpus": "/home/alice/c.txt"})
+    atomic_write_json(run.status_path, {"state": "failed", "error": "OSError: cannot read /home/alice/c.txt\n"
+                                                                    "  File \"/srv/w2v/corpus.py\", line 3"})
+    for name, message in (("crashed", "the job ended unexpectedly; see crashed.log on the server"),
+                          ("failed", "OSError: cannot read c.txt")):
+        at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+        at.session_state["watch"] = name
+        at.run()
+        assert not at.exception and [e.value for e in at.error] == [message]
+        shown = " ".join(str(e.value) for kind in ("error", "warning", "info", "markdown", "caption", "subheader")
+                         for e in getattr(at, kind))
+        assert "Traceback" not in shown and "/home" not in shown and "/srv" not in shown and "/opt" not in shown
+
+
+# ---------------------------------------------------------------- a corpus of random words
+
+def test_a_corpus_of_unique_words_keeps_the_types_held_bounded(dirs, monkeypatch):
+    """Every token a new type: the counts would hold the whole corpus. Counting prunes the rarest
+    types whenever more than the bound are held (word2vec.c's ReduceVocab), and says so."""
+    from w2v.studio import corpus_stats
+    rng = random.Random(11)
+    words = [f"{rng.getrandbits(40):x}" for _ in range(300_000)] + ["common"] * 5000
+    rng.shuffle(words)
+    corpus = dirs / "random-words.txt"
+    corpus.write_text(" ".join(words) + "\n")
+    held = []
+    update = corpus_stats.TypeCounter.update
+
+    def watched(self, tokens):
+        update(self, tokens)
+        held.append(len(self.counts))
+    monkeypatch.setattr(corpus_stats.TypeCounter, "update", watched)
+    s = corpus_stats.summarize(corpus, max_types=20_000)
+    assert max(held) <= 20_000 and s.types <= 20_000 and s.tokens == 305_000
+    assert s.pruned_at >= 1 and s.words[0] == "common" and s.counts[0] > 4000
+    assert "approximate" in corpus_stats.approximation(s)
+    monkeypatch.setattr(corpus_stats, "MAX_TYPES", 20_000)  # the page's bound, lowered
+    monkeypatch.setattr("w2v.studio.paths.SAMPLE_CORPUS", corpus)
+    at = AppTest.from_file(str(ROOT / "pages" / "corpus.py"), default_timeout=120).run()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Word types"] == "more than 20,000"
+    assert any("Counts are approximate" in w.value for w in at.warning)

@@ -235,6 +235,20 @@ def test_loss_curve_downsamples_the_whole_run():
     assert feed.loss_curve([])["loss"] == []
 
 
+def test_loss_curve_of_a_diverged_run_leaves_inf_and_nan_out(tmp_path):
+    """The trainer writes inf/NaN as JSON's Infinity/NaN: the chart keeps the finite climb, and no
+    non-finite value reaches the browser (a metrics line of the wrong type neither)."""
+    run = Run(tmp_path)
+    for i, loss in enumerate([3.0, 5.0, 80.0, float("inf"), float("nan"), "junk"]):
+        run.append_metric({"event": "step", "words_done": 100 * (i + 1), "loss": loss, "loss_pos": loss,
+                           "loss_neg": 1.0, "lr": 50.0, "words_per_sec": 1e4, "epoch": 0})
+    c = feed.loss_curve(feed.read_feed(run, feed.new_feed())["steps"], smooth=0.0)
+    assert c["words_done"] == [100, 200, 300, 400, 500, 600]
+    assert c["loss"] == [3.0, 5.0, 80.0, 80.0, 80.0, 80.0]  # the last finite value carried, as for a gap
+    assert c["lr"] == [50.0] * 6
+    assert json.loads(json.dumps(c, allow_nan=False)) == c
+
+
 def test_neighbour_changes_and_scores():
     epochs = [{"epoch": 1, "neighbours": {"a": [["b", 0.9], ["c", 0.8]]}, "scores": {}},
               {"epoch": 2, "neighbours": {"a": [["c", 0.9], ["d", 0.7]]},
@@ -280,7 +294,11 @@ def test_run_views_follow_the_run_states(dirs):
     make("broken", state="failed", error="--min-count is too high: lower --min-count")
     make("busy", state="running", pid=os.getpid(), phase="training", words_total=100, progress=0.5, epoch=1,
          epochs=4, words_per_sec=10.0, eta_s=3725)
-    v = {n: runlist.view(n) for n in ("done", "paused", "crashed", "broken", "busy", "never-started")}
+    make("blown", state="diverged", epoch=2, error="the loss became infinite/NaN at epoch 3, step 7: lower the "
+         "learning rate").save_checkpoint(0, 1, *[np.zeros((2, 2), "float32")] * 2, {})
+    make("blown-quietly", state="diverged", epoch=2)
+    v = {n: runlist.view(n) for n in ("done", "paused", "crashed", "broken", "busy", "never-started", "blown",
+                                      "blown-quietly")}
     assert v["done"].progress == (1.0, "Finished in 1m 15s · 1,234 words/s") and not v["done"].resumable
     assert v["done"].title == ":material/check_circle: done: finished"
     assert v["paused"].note == ("info", "Stopped at 25.0% with a checkpoint saved.") and v["paused"].resumable
@@ -289,9 +307,15 @@ def test_run_views_follow_the_run_states(dirs):
     assert v["broken"].note == ("error", "--min-count is too high: lower --min-count")
     assert v["busy"].live and v["busy"].stoppable and v["busy"].progress[1].endswith("ETA 1h 02m")
     assert v["never-started"].state == states.FAILED and not v["never-started"].live
+    assert v["blown"].note == ("error", "the loss became infinite/NaN at epoch 3, step 7: lower the learning rate")
+    assert v["blown"].title == ":material/trending_up: blown: diverged"
+    assert not v["blown"].resumable and not v["blown"].live and not v["blown"].stoppable  # resuming diverges again
+    assert v["blown-quietly"].note == ("error", "The loss became infinite or NaN in epoch 3: lower the learning "
+                                                "rate (--lr) and train a new run.")
     assert {v[n].state for n in v} <= set(states.STATES)
+    assert states.DIVERGED in states.ENDED and states.DIVERGED not in states.RESUMABLE
     rows = {r["run"]: r for r in runlist.rows()}
-    assert set(rows) == {"done", "paused", "crashed", "broken", "busy"}
+    assert set(rows) == {"done", "paused", "crashed", "broken", "busy", "blown", "blown-quietly"}
     assert rows["done"]["corpus"] == "c.txt.gz" and rows["done"]["window"] == 3 and rows["done"]["created"]
     assert rows["crashed"]["state"] == "interrupted" and rows["paused"]["progress"] == 25.0
     assert runlist.watchable(None, "gone") == (list(rows), list(rows)[0])

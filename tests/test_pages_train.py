@@ -1,6 +1,7 @@
 """The Train page through AppTest: a tiny training started from the page and followed through its
 run directory to the end; a refused second start; stop and resume; an interrupted run; delete."""
 
+import os
 import subprocess
 import sys
 import time
@@ -142,3 +143,36 @@ def test_interrupted_run_offers_resume_and_delete_asks_first(env):
     click(at, "Yes, delete crashed")
     assert not at.exception and not run.path.exists()
     assert "No runs yet" in at.caption[-1].value
+
+
+def fake_run(runs: Path, name: str, steps, **status) -> Run:
+    """A run directory as a trainer leaves it: config, status and `steps` loss values."""
+    run = Run(runs / name)
+    run.path.mkdir(parents=True)
+    atomic_write_json(run.config_path, {"train": {"dim": 10, "lr": 50.0}, "corpus": "/data/c.txt"})
+    atomic_write_json(run.status_path, status)
+    for i, loss in enumerate(steps):
+        run.append_metric({"event": "step", "words_done": 1000 * (i + 1), "loss": loss, "loss_pos": loss,
+                           "loss_neg": 0.5, "lr": 50.0, "words_per_sec": 1e5, "epoch": 0})
+    return run
+
+
+def test_a_diverged_run_says_why_and_keeps_its_chart(env):
+    fake_run(env[0], "too-fast", [4.0, 9.0, 300.0, float("inf")], state="diverged", epoch=0, progress=0.1,
+             error="the loss became infinite/NaN at epoch 1, step 4: lower the learning rate")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert header(at) == ":material/trending_up: too-fast: diverged"
+    assert [e.value for e in at.error] == ["the loss became infinite/NaN at epoch 1, step 4: lower the learning rate"]
+    assert len(at.get("plotly_chart")) == 1  # the loss chart, the climb included
+    assert not any(b.label in ("Resume", "Stop") for b in at.button)
+
+
+def test_a_run_trained_by_another_host_offers_no_stop(env):
+    """A runs folder shared by two machines: the page reads the other machine's job but cannot signal it."""
+    fake_run(env[0], "far", [4.0, 3.5], state="running", phase="training", pid=os.getpid(), host="other-machine",
+             pid_start=1, words_total=10_000, progress=0.2, epochs=1)
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception and header(at).endswith("far: running")
+    assert not any(b.label == "Stop" for b in at.button)
+    assert "on host other-machine" in at.info[0].value and "cannot tell whether it still runs" in at.info[0].value

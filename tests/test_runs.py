@@ -103,3 +103,97 @@ def test_no_load_path_unpickles():
 def test_core_package_never_imports_streamlit():
     for path in (ROOT / "w2v").rglob("*.py"):
         assert not re.search(r"^\s*(import|from)\s+streamlit", path.read_text(), re.M), path
+
+
+# ---------------------------------------------------------------- which process a record names
+
+def test_a_pid_is_written_with_its_host_and_start_time(tmp_path):
+    from w2v.runs import HOST, process_start
+    run = Run(tmp_path / "r")
+    run.path.mkdir()
+    st = run.write_status(state="running", pid=os.getpid())
+    assert (st["host"], st["pid_start"]) == (HOST, process_start(os.getpid())) and st["pid_start"] > 0
+    assert read_json(run.status_path)["host"] == HOST
+    assert run.write_status(progress=0.5)["pid_start"] == st["pid_start"]  # kept by later writes
+
+
+def test_a_reused_pid_reads_as_interrupted(tmp_path):
+    """The pid lives, but it is another process now: one that started later than the job did."""
+    from w2v.runs import process_start
+    run = Run(tmp_path / "r")
+    run.path.mkdir()
+    atomic_write_json(run.status_path, {"state": "running", "pid": os.getpid(),
+                                        "pid_start": process_start(os.getpid()) - 1})
+    assert run.status()["state"] == "interrupted"
+    assert not pid_alive(os.getpid(), start=process_start(os.getpid()) - 1)
+    assert pid_alive(os.getpid(), start=process_start(os.getpid()))
+
+
+@pytest.mark.parametrize("pid", [-1, 0, 1, True, "123", 2.5, None, [5]])
+def test_pids_that_name_no_job(pid, tmp_path):
+    """-1 would address every process, 0 our process group, 1 init: none is a job, none is alive."""
+    from w2v.runs import may_signal
+    assert not pid_alive(pid) and may_signal({"pid": pid}) is None
+    run = Run(tmp_path)
+    atomic_write_json(run.status_path, {"state": "running", "pid": pid})
+    assert run.status()["state"] == "interrupted"
+
+
+def test_this_process_is_alive_but_never_ours_to_signal():
+    from w2v.runs import identity, may_signal
+    assert pid_alive(os.getpid()) and may_signal(identity()) is None
+
+
+def test_a_process_of_another_host_is_not_judged(tmp_path):
+    from w2v.runs import ELSEWHERE, elsewhere, may_signal, process_state
+    record = {"state": "running", "pid": os.getpid() + 1_000_000, "host": "far-away", "pid_start": 7}
+    assert process_state(record) == ELSEWHERE and elsewhere(record) == "far-away" and may_signal(record) is None
+    run = Run(tmp_path)
+    atomic_write_json(run.status_path, record)
+    assert run.status()["state"] == "running"  # not ours to call interrupted
+
+
+# ---------------------------------------------------------------- the run's own lock
+
+HOLD = """
+import sys, time
+from w2v.runs import Run
+with Run(sys.argv[1]).lock():
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_run_lock_is_exclusive_and_a_dead_holder_releases_it(tmp_path):
+    from w2v.errors import W2VError
+    run = Run(tmp_path / "r")
+    run.path.mkdir()
+    assert not run.locked()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run.path)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert run.locked()
+        with pytest.raises(W2VError, match=f"run r is in use by process {holder.pid}"):
+            with run.lock():
+                pass
+        holder.kill()  # SIGKILL: no chance to let go of anything
+        holder.wait()
+        assert not run.locked()
+        with run.lock():
+            assert run.locked()  # held by this process now
+            with pytest.raises(W2VError, match="in use"):
+                with run.lock():
+                    pass
+        assert not run.locked() and run.lock_path.exists()
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+
+
+def test_run_lock_needs_the_run_directory(tmp_path):
+    from w2v.errors import W2VError
+    with pytest.raises(W2VError, match="no run directory"):
+        with Run(tmp_path / "missing").lock():
+            pass
+    assert not Run(tmp_path / "missing").locked() and not (tmp_path / "missing").exists()

@@ -88,6 +88,14 @@ def browser():
 
 
 @pytest.fixture
+def server(tmp_path):
+    """A fresh app server, no browser needed (tests that speak HTTP themselves)."""
+    a = App(tmp_path)
+    yield a
+    a.close()
+
+
+@pytest.fixture
 def app(tmp_path):
     _need_browser()
     a = App(tmp_path)

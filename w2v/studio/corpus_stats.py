@@ -35,8 +35,8 @@ class TypeCounter:
     (word2vec.c's ReduceVocab), until `bound` or fewer are left. Counts of the types kept are then
     lower bounds (a type dropped once starts again from zero)."""
 
-    def __init__(self, bound: int = MAX_TYPES):
-        self.bound = max(int(bound), 1)
+    def __init__(self, bound: int | None = None):
+        self.bound = max(int(bound or MAX_TYPES), 1)
         self.counts: Counter = Counter()
         self.pruned_at = 0  # 0: every count exact
 
@@ -75,10 +75,10 @@ def approximation(s: CorpusSummary) -> str | None:
 
 def summarize(path: str | os.PathLike, keep_punct: bool = False,
               progress: Callable[[int], None] | None = None,
-              n_examples: int = 40, example_len: int = 24, max_types: int = MAX_TYPES) -> CorpusSummary:
-    """Stream `path` once: word counts (at most `max_types` types held: see TypeCounter), paragraph
-    count and the first `n_examples` passages (a paragraph, cut to `example_len` tokens).
-    `progress(tokens_read)` is called per block."""
+              n_examples: int = 40, example_len: int = 24, max_types: int | None = None) -> CorpusSummary:
+    """Stream `path` once: word counts (at most `max_types` types held, MAX_TYPES by default: see
+    TypeCounter), paragraph count and the first `n_examples` passages (a paragraph, cut to
+    `example_len` tokens). `progress(tokens_read)` is called per block."""
     counter = TypeCounter(max_types)
     tokens, paragraphs = 0, 1
     examples: list[list[str]] = []
