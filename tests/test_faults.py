@@ -285,7 +285,7 @@ def test_stop_never_signals_init_a_group_or_the_server(runs_dir, signals, pid):
     assert not jobs.stop("odd") and signals == []
 
 
-def test_a_job_of_another_host_is_not_judged_nor_signalled(runs_dir, signals, tmp_path):
+def test_a_job_of_another_host_is_not_judged_nor_signalled(runs_dir, signals, tmp_path, monkeypatch):
     """A runs folder shared by two machines: this server cannot see the other's processes."""
     from w2v.studio import runlist
     far = {"pid": os.getpid(), "host": "other-machine", "pid_start": 1}
@@ -294,15 +294,22 @@ def test_a_job_of_another_host_is_not_judged_nor_signalled(runs_dir, signals, tm
     assert v.state == "running" and not v.stoppable and "other-machine" in v.note[1]
     with pytest.raises(W2VError, match="on host other-machine.*stop it there"):
         jobs.stop("far")
-    with pytest.raises(W2VError, match="run far is training.*other-machine"):
+    with pytest.raises(W2VError, match="run far is training or being started on host other-machine"):
         jobs.delete_run("far")
     assert jobs.active_job() is None  # it trains on the other machine: this one is free
     atomic_write_json(runs_dir / jobs.LOCK_NAME, {**far, "run": "far2"})  # but the folder's lock is its
     corpus = tmp_path / "c.txt"
     corpus.write_text("alpha beta gamma delta " * 100)
-    with pytest.raises(W2VError, match=f"far2 is training on host other-machine.*remove {jobs.LOCK_NAME}"):
+    with pytest.raises(W2VError, match=f"far2 is training or being started on host other-machine.*"
+                                       f"remove {jobs.LOCK_NAME}"):
         jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1), "mine")
     assert signals == [] and (runs_dir / "far").exists()
+    make_run(runs_dir, "far2", state="finished", **far)  # once its run has ended, the lock is spent
+    monkeypatch.setattr(jobs, "_launch", lambda root, name, args: None)
+    jobs.start(corpus, TrainConfig(dim=8, epochs=1, min_count=1), "mine")
+    atomic_write_json(runs_dir / "far" / "status.json", {"state": "stopped", **far})
+    jobs.delete_run("far")
+    assert signals == [] and not (runs_dir / "far").exists()
 
 
 # ---------------------------------------------------------------- deleting a run that is being resumed

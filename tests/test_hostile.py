@@ -283,3 +283,24 @@ def test_a_corpus_of_unique_words_keeps_the_types_held_bounded(dirs, monkeypatch
     assert not at.exception
     assert {m.label: m.value for m in at.metric}["Word types"] == "more than 20,000"
     assert any("Counts are approximate" in w.value for w in at.warning)
+
+
+@pytest.mark.parametrize("stderr,rc,note", [
+    ('Traceback (most recent call last):\n  File "/srv/w2v/train.py", line 3\nValueError: bad /srv/runs/x.npz\n', 1,
+     "calibration failed: the trainer exited with status 1"),
+    ("error: corpus /home/alice/prefix.txt has too few words: lower --min-count\n", 2,
+     "calibration failed: corpus prefix.txt has too few words: lower --min-count"),
+])
+def test_a_failed_calibration_says_one_line_without_paths(dirs, monkeypatch, stderr, rc, note):
+    """The estimate's calibration is a trainer process too: what it printed reaches the page as the
+    one-line note, never its traceback nor the server's paths."""
+    from w2v.config import TrainConfig
+    from w2v.studio import estimate
+    corpus = dirs / "c.txt"
+    corpus.write_text("alpha beta gamma delta " * 200)
+    fake = dirs / "fake-python"
+    fake.write_text(f"#!/bin/sh\ncat >&2 <<'END'\n{stderr}END\nexit {rc}\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(fake))
+    est = estimate.estimate(corpus, TrainConfig(dim=8, min_count=1, threads=1))
+    assert est["seconds"] is None and est["note"] == note

@@ -24,7 +24,7 @@ from .. import config
 from ..config import TrainConfig
 from ..corpus import iter_token_blocks
 from ..runs import Run, read_json
-from . import corpus_stats, paths
+from . import corpus_stats, jobs, paths
 from .runlist import duration
 
 LIMIT_S = 60.0  # longest a calibration may take
@@ -93,8 +93,8 @@ def _write_prefix(corpus, keep_punct: bool, path: Path, prefix_tokens: int) -> P
 
 
 def _train(corpus: Path, out: Path, cfg: TrainConfig, seconds: float) -> tuple[int | None, str]:
-    """Run the trainer on `corpus` into `out`; (exit status, last line it wrote to stderr), or
-    (None, '') when it ran past `seconds` (then it and its children are killed)."""
+    """Run the trainer on `corpus` into `out`; (exit status, its one-line error as the browser may
+    show it, or ''), or (None, '') when it ran past `seconds` (then it and its children are killed)."""
     cmd = [sys.executable, "-m", "w2v", "train", str(corpus), "--out", str(out), *config.to_args(cfg), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=paths.ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
@@ -105,8 +105,7 @@ def _train(corpus: Path, out: Path, cfg: TrainConfig, seconds: float) -> tuple[i
             os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         return None, ""
-    lines = err.decode("utf-8", "replace").strip().splitlines()
-    return proc.returncode, lines[-1].removeprefix("error: ") if lines else ""
+    return proc.returncode, jobs.error_line(err.decode("utf-8", "replace")) or ""
 
 
 def size(n: float) -> str:

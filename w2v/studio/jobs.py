@@ -29,8 +29,8 @@ from pathlib import Path
 from .. import config
 from ..config import TrainConfig
 from ..errors import W2VError
-from ..runs import ACTIVE, ALIVE, CLOSED, DEAD, ENDED, RESUMABLE, Run, atomic_write_json, elsewhere, identity, \
-    list_runs, may_signal, process_state, read_json, safe_name
+from ..runs import ACTIVE, ALIVE, CLOSED, DEAD, ELSEWHERE, ENDED, RESUMABLE, Run, atomic_write_json, elsewhere, \
+    identity, list_runs, may_signal, process_state, read_json, safe_name
 from . import paths
 
 LOCK_NAME = ".train.lock"
@@ -53,9 +53,17 @@ def _read_lock(root: Path) -> dict:
     return lock if isinstance(lock, dict) else {}
 
 
-def _holds(record: dict) -> bool:
-    """Whether a lock still counts: its process lives here, or runs on another host (not ours to judge)."""
-    return bool(record) and process_state(record) != DEAD
+def _named_state(root: Path, lock: dict) -> str | None:
+    return Run(root / safe_name(str(lock.get("run", "")))).status().get("state")
+
+
+def _holds(root: Path, lock: dict) -> bool:
+    """Whether a lock still counts: its process lives here; or it runs on another host (not ours
+    to judge) and the run the lock names has not ended."""
+    state = process_state(lock) if lock else DEAD
+    if state == ELSEWHERE:
+        return _named_state(root, lock) not in ENDED
+    return state == ALIVE
 
 
 def _job(run: str | None, record: dict) -> dict:
@@ -70,10 +78,8 @@ def active_job(root: str | os.PathLike | None = None) -> dict | None:
     _reap()
     root = Path(root or paths.runs_dir())
     lock = _read_lock(root)
-    if _holds(lock):
-        st = Run(root / safe_name(str(lock.get("run", "")))).status()
-        if st.get("state") not in ENDED:
-            return _job(lock.get("run"), lock)
+    if _holds(root, lock) and _named_state(root, lock) not in ENDED:
+        return _job(lock.get("run"), lock)
     for run in list_runs(root):
         st = run.status()
         if st.get("state") in ACTIVE and not elsewhere(st):
@@ -83,10 +89,13 @@ def active_job(root: str | os.PathLike | None = None) -> dict | None:
 
 def _busy(job: dict) -> str:
     if job.get("host"):
-        return (f"run {job['run']} is training on host {job['host']} (process {job['pid']}), which shares this "
-                f"runs folder: wait for it to finish there (if it no longer runs, remove {LOCK_NAME} from the "
-                "runs folder)")
+        return _elsewhere(job["run"], job["host"], job["pid"])
     return f"run {job['run']} is training (process {job['pid']}): stop it or wait for it to finish before starting another"
+
+
+def _elsewhere(run, host: str, pid) -> str:
+    return (f"run {run} is training or being started on host {host} (process {pid}), which shares this runs "
+            f"folder: wait for it there (if {host} no longer runs it, remove {LOCK_NAME} from the runs folder)")
 
 
 @contextlib.contextmanager
@@ -127,12 +136,12 @@ def _acquire_locked(root: Path, name: str) -> None:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             held = _read_lock(root)
-            if _exiting(root, held):  # a job that has just ended is still writing its last files
+            if _named_state(root, held) in CLOSED:  # a job that has just ended is still writing its last files
                 _wait_gone(held, 10.0)
-            if _holds(held):
-                where = f" on host {elsewhere(held)}" if elsewhere(held) else ""
-                raise W2VError(f"run {held.get('run')} is being started or is ending{where}: "
-                               "try again in a moment") from None
+            if _holds(root, held):
+                if host := elsewhere(held):
+                    raise W2VError(_elsewhere(held.get("run"), host, held.get("pid"))) from None
+                raise W2VError(f"run {held.get('run')} is being started or is ending: try again in a moment") from None
             lock.unlink(missing_ok=True)  # stale, or our own finished job
             continue
         with os.fdopen(fd, "w") as f:
@@ -145,10 +154,6 @@ def _release(root: Path) -> None:
     """Drop the lock this process took (and has not handed to a job)."""
     if _read_lock(root).get("pid") == os.getpid():
         _lock_path(root).unlink(missing_ok=True)
-
-
-def _exiting(root: Path, lock: dict) -> bool:
-    return Run(root / safe_name(str(lock.get("run", "")))).status().get("state") in CLOSED
 
 
 def _wait_gone(record: dict, timeout: float) -> None:
@@ -229,7 +234,7 @@ def _trainer(root: Path, name: str) -> dict:
     """The record (lock or status.json) of the process training run `name`, or {}: the app's
     lock while it names the run and counts, else the run's status while it says training."""
     lock = _read_lock(root)
-    if lock.get("run") == name and _holds(lock):
+    if lock.get("run") == name and _holds(root, lock):
         return lock
     st = Run(root / name).status()
     return st if st.get("state") in ACTIVE else {}
@@ -285,8 +290,9 @@ def delete_run(name: str) -> None:
     root = paths.runs_dir()
     with _writable(root), _guard(root):
         if record := _trainer(root, run.name):
-            where = f" on host {elsewhere(record)}" if elsewhere(record) else ""
-            raise W2VError(f"run {run.name} is training or being started (process {record.get('pid')}{where}): "
+            if host := elsewhere(record):
+                raise W2VError(_elsewhere(run.name, host, record.get("pid")))
+            raise W2VError(f"run {run.name} is training or being started (process {record.get('pid')}): "
                            "stop it before deleting it")
         with run.lock():
             shutil.rmtree(run.path)
@@ -332,13 +338,19 @@ def one_line(text: str) -> str:
     return line if len(line) <= MAX_MESSAGE else line[: MAX_MESSAGE - 1] + "…"
 
 
-def job_error(name: str) -> str:
-    """Why job `name` ended, as the browser may show it: the trainer's last one-line `error: ...`
-    of its latest launch (the CLI prints every error so), paths shortened; never a traceback.
-    Without such a line, a generic message naming the log on the server."""
-    text = _log_end(name, 1 << 16)
-    launch = text.rfind("\n$ ")  # each launch writes its command line first; older ones do not count
-    for line in reversed(text[launch + 1 if launch >= 0 else 0:].splitlines()):
+def error_line(output: str) -> str | None:
+    """The last one-line `error: ...` the trainer wrote in `output` (the CLI prints every error so),
+    as the browser may show it (`one_line`), or None: a traceback's lines never count."""
+    for line in reversed(output.splitlines()):
         if line.startswith("error:") and (message := one_line(line.removeprefix("error:"))):
             return message
-    return f"the job ended unexpectedly; see {log_path(name).name} on the server"
+    return None
+
+
+def job_error(name: str) -> str:
+    """Why job `name` ended, as the browser may show it: the `error_line` of its latest launch;
+    without one, a generic message naming the log on the server."""
+    text = _log_end(name, 1 << 16)
+    launch = text.rfind("\n$ ")  # each launch writes its command line first; older ones do not count
+    return (error_line(text[launch + 1 if launch >= 0 else 0:])
+            or f"the job ended unexpectedly; see {log_path(name).name} on the server")
