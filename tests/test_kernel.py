@@ -1,5 +1,10 @@
 """The C++ kernel makes exactly the SGD update that autograd gives on the reference model."""
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +13,7 @@ from w2v import kernel
 from w2v.corpus import AliasSampler, Vocab
 from w2v.model import NegativeSamplingLoss
 
+ROOT = Path(__file__).resolve().parent.parent
 lib = kernel.load()
 pytestmark = pytest.mark.skipif(lib is None, reason="no C++ compiler: the kernel cannot be built")
 
@@ -354,3 +360,68 @@ def test_two_threads_split_the_chunk_each_with_its_own_noise_stream():
     drawn = _noise_counts(out_w[1:], in_w[0], lr)
     assert np.abs(drawn - want).sum() < 0.002 * want.sum()  # a lost Hogwild update is one draw
     assert np.abs(drawn - one).sum() > 0.02 * want.sum()  # one thread's stream draws other words
+
+
+# ---------------------------------------------------------------- hostile values
+
+def _in_child(code: str) -> subprocess.CompletedProcess:
+    """Run `code` (after the kernel is loaded as `lib`) in a child process: a kernel that reads or
+    writes out of bounds kills the child, not the test run."""
+    prelude = ("import numpy as np, torch\nfrom w2v import kernel\nfrom w2v.corpus import AliasSampler\n"
+               "lib = kernel.load()\n")
+    return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_a_nan_score_is_no_table_index():
+    """Tables that overflowed (a learning rate far too high): a NaN score must not become an index
+    into the sigmoid table, in any mode; the loss sums come back NaN for the trainer to see."""
+    r = _in_child("""
+        V, d, n = 50, 8, 4000
+        alias = AliasSampler(np.ones(V))
+        ids = np.random.default_rng(0).integers(0, V, n).astype(np.int32)
+        for cbow, pool in ((False, -1), (False, 0), (False, 2), (True, 0)):
+            in_w, out_w = torch.full((V, d), float("nan")), torch.full((V, d), float("nan"))
+            stats = kernel.train_chunk(lib, in_w, out_w, ids, np.zeros(n, np.int32), np.full(n, 5, np.int32),
+                                       alias.prob, alias.alias, 5, cbow, 0.1, 0.1, 2, 3, loss_every=1,
+                                       noise_pool=pool)
+            print(stats[0], stats[1], int(stats[3]) > 0)
+    """)
+    assert r.returncode == 0, f"the kernel died ({r.returncode}): {r.stderr[-500:]}"
+    assert r.stdout.split() == ["nan", "nan", "True"] * 4
+
+
+def test_word_ids_outside_the_tables_are_refused_before_anything_is_written():
+    in_w, out_w = _tables()
+    before = in_w.clone(), out_w.clone()
+    alias = AliasSampler(np.ones(6))
+    for bad in (6, 1 << 30, -3):
+        ids = np.array([0, 1, bad, 2], np.int32)
+        with pytest.raises(ValueError, match="word ids must lie in 0..5"):
+            kernel.train_chunk(lib, in_w, out_w, ids, np.zeros(4, np.int32), np.full(4, 2, np.int32),
+                               alias.prob, alias.alias, 2, False, 0.1, 0.1, 1, 1)
+        assert torch.equal(in_w, before[0]) and torch.equal(out_w, before[1])
+    with pytest.raises(ValueError, match="do not match the tables"):  # a noise table of another vocabulary
+        kernel.train_chunk(lib, in_w, out_w, np.array([0, 1], np.int32), np.zeros(2, np.int32),
+                           np.ones(2, np.int32), alias.prob[:3], alias.alias[:3], 2, False, 0.1, 0.1, 1, 1)
+
+
+def test_a_window_wider_than_int_holds_trains_as_the_whole_chunk():
+    """A reduced window of 2³¹-1 (2·b wraps around a 32-bit int): each centre word sees the whole
+    chunk, exactly as with a window of the chunk's length, in every mode."""
+    r = _in_child("""
+        V, d, n = 40, 8, 600
+        ids = np.random.default_rng(1).integers(0, V, n).astype(np.int32)
+        alias = AliasSampler(np.ones(V))
+        for cbow, pool in ((False, -1), (False, 0), (True, 0)):
+            out = []
+            for b in (2**31 - 1, n):
+                g = torch.Generator().manual_seed(0)
+                in_w, out_w = torch.randn(V, d, generator=g) * 0.1, torch.randn(V, d, generator=g) * 0.1
+                kernel.train_chunk(lib, in_w, out_w, ids, np.zeros(n, np.int32), np.full(n, b, np.int32),
+                                   alias.prob, alias.alias, 3, cbow, 0.01, 0.01, 1, 7, noise_pool=pool)
+                out.append(in_w.clone())
+            print(bool(torch.equal(out[0], out[1])))
+    """)
+    assert r.returncode == 0, f"the kernel died ({r.returncode}): {r.stderr[-500:]}"
+    assert r.stdout.split() == ["True"] * 3

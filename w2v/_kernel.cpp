@@ -76,11 +76,14 @@ struct SigmoidTable {
   }
 };
 const SigmoidTable SIG;
+// A NaN score (the tables overflowed: the learning rate is too high) is no table index: it comes
+// back as NaN, so the update and the loss carry it on to the trainer, which stops the run.
 inline float sigmoid(float x) {
   if (x >= SIG_MAX) return 1.f;
   if (x <= -SIG_MAX) return 0.f;
+  if (std::isnan(x)) return x;
   const float f = (x + SIG_MAX) * (SIG_N / (2 * SIG_MAX));
-  const int i = (int)f;
+  const int i = (int)f;  // x is a number in (-SIG_MAX, SIG_MAX): 0 <= i <= SIG_N, and v has SIG_N + 2
   return SIG.v[i] + (f - i) * (SIG.v[i + 1] - SIG.v[i]);
 }
 
@@ -125,15 +128,16 @@ struct Scratch {
   std::vector<float> G, E, h;     // scores turned gradients, input-side updates, the CBOW mean
   std::vector<int32_t> pool;      // noise words drawn for the window's pairs
   std::vector<const float*> T, X;
-  Scratch(int max_ctx, int K, int64_t d)
-      : ctx(max_ctx + 1), tgt(K + 1), active(K + 1), G((size_t)(max_ctx + 1) * (K + 1)),
-        E((size_t)(max_ctx + 1) * d), h(d), T(K + 1), X(max_ctx + 1) {}
+  // sizes in 64 bits: no product of the settings wraps around
+  Scratch(int64_t max_ctx, int64_t K, int64_t d)
+      : ctx(max_ctx + 1), tgt(K + 1), active(K + 1), G((size_t)(max_ctx + 1) * (size_t)(K + 1)),
+        E((size_t)(max_ctx + 1) * (size_t)d), h(d), T(K + 1), X(max_ctx + 1) {}
 };
 
 // The context words of position i (within its reduced window, in its paragraph) into ctx; their number.
-inline int gather_context(const Args& a, int64_t i, int32_t* ctx) {
-  const int32_t b = a.reduced[i];
-  int nc = 0;
+inline int64_t gather_context(const Args& a, int64_t i, int32_t* ctx) {
+  const int64_t b = a.reduced[i];
+  int64_t nc = 0;
   for (int64_t j = std::max<int64_t>(0, i - b); j <= std::min<int64_t>(a.n - 1, i + b); ++j)
     if (j != i && a.para[j] == a.para[i]) ctx[nc++] = a.ids[j];
   return nc;
@@ -143,7 +147,7 @@ inline int gather_context(const Args& a, int64_t i, int32_t* ctx) {
 inline void draw_window_noise(Rng& rng, const Args& a, int32_t w, Scratch& s) {
   s.tgt[0] = w;
   s.active[0] = 1;
-  for (int k = 1; k <= a.negative; ++k) {
+  for (int64_t k = 1; k <= a.negative; ++k) {
     const int32_t o = draw_noise(rng, a);
     s.tgt[k] = o;
     s.active[k] = o != w;
@@ -152,23 +156,23 @@ inline void draw_window_noise(Rng& rng, const Args& a, int32_t w, Scratch& s) {
 
 // Skip-gram pair by pair, updates in turn, as word2vec.c. noise_pool < 0: K fresh noise words for
 // every pair (word2vec.c); noise_pool = m > 0: the window draws m·K and every pair picks K of them.
-void skipgram_pairs(const Args& a, Scratch& s, Rng& rng, int32_t w, int nc, float lr, bool track,
+void skipgram_pairs(const Args& a, Scratch& s, Rng& rng, int32_t w, int64_t nc, float lr, bool track,
                     Losses& L) {
   const int64_t d = a.dim;
-  const int K = a.negative;
+  const int64_t K = a.negative;
   L.pairs += nc;
-  const int P = a.noise_pool > 0 ? K * a.noise_pool : K * nc;
-  if ((int)s.pool.size() < P) s.pool.resize(P);
-  for (int q = 0; q < P; ++q) {  // draw them all first, so their rows load while we work
+  const int64_t P = a.noise_pool > 0 ? K * a.noise_pool : K * nc;
+  if ((int64_t)s.pool.size() < P) s.pool.resize(P);
+  for (int64_t q = 0; q < P; ++q) {  // draw them all first, so their rows load while we work
     s.pool[q] = draw_noise(rng, a);
     __builtin_prefetch(a.wout + (int64_t)s.pool[q] * d);
   }
-  for (int c = 0; c < nc; ++c) {
+  for (int64_t c = 0; c < nc; ++c) {
     float* x = a.win + (int64_t)s.ctx[c] * d;
     float* e = s.E.data();
     std::fill(e, e + d, 0.f);
-    for (int k = 0; k <= K; ++k) {
-      const int32_t o = k == 0 ? w : a.noise_pool > 0 ? s.pool[(uint32_t)(((rng.next() >> 32) * (uint64_t)P) >> 32)]
+    for (int64_t k = 0; k <= K; ++k) {
+      const int32_t o = k == 0 ? w : a.noise_pool > 0 ? s.pool[(((rng.next() >> 32) * (uint64_t)P) >> 32)]
                                                 : s.pool[c * K + k - 1];
       if (k > 0 && o == w) continue;
       float* t = a.wout + (int64_t)o * d;
@@ -184,14 +188,14 @@ void skipgram_pairs(const Args& a, Scratch& s, Rng& rng, int32_t w, int nc, floa
 
 // Skip-gram with the window's pairs sharing its noise words: one SGD step on the window's loss,
 // two small dense products (see the top of this file).
-void skipgram_window(const Args& a, Scratch& s, int nc, float lr, bool track, Losses& L) {
+void skipgram_window(const Args& a, Scratch& s, int64_t nc, float lr, bool track, Losses& L) {
   const int64_t d = a.dim;
-  const int K = a.negative;
+  const int64_t K = a.negative;
   L.pairs += nc;
-  for (int k = 0; k <= K; ++k) s.T[k] = a.wout + (int64_t)s.tgt[k] * d;
-  for (int c = 0; c < nc; ++c) s.X[c] = a.win + (int64_t)s.ctx[c] * d;
-  for (int c = 0; c < nc; ++c) {  // G = (label − σ(X·Tᵀ)) · lr
-    for (int k = 0; k <= K; ++k) {
+  for (int64_t k = 0; k <= K; ++k) s.T[k] = a.wout + (int64_t)s.tgt[k] * d;
+  for (int64_t c = 0; c < nc; ++c) s.X[c] = a.win + (int64_t)s.ctx[c] * d;
+  for (int64_t c = 0; c < nc; ++c) {  // G = (label − σ(X·Tᵀ)) · lr
+    for (int64_t k = 0; k <= K; ++k) {
       float& g = s.G[(size_t)c * (K + 1) + k];
       if (!s.active[k]) { g = 0.f; continue; }
       const float sc = dot(s.X[c], s.T[k], d);
@@ -201,47 +205,47 @@ void skipgram_window(const Args& a, Scratch& s, int nc, float lr, bool track, Lo
     if (track) L.tracked += 1;
   }
   const int64_t d8 = d - d % 8;
-  for (int c = 0; c < nc; ++c) {  // E = G · T   (old T)
+  for (int64_t c = 0; c < nc; ++c) {  // E = G · T   (old T)
     const float* gc = &s.G[(size_t)c * (K + 1)];
     float* e = &s.E[(size_t)c * d];
     for (int64_t i = 0; i < d8; i += 8) {
       v8 acc = {};
-      for (int k = 0; k <= K; ++k) acc += gc[k] * load8(s.T[k] + i);
+      for (int64_t k = 0; k <= K; ++k) acc += gc[k] * load8(s.T[k] + i);
       store8(e + i, acc);
     }
     for (int64_t i = d8; i < d; ++i) {
       float acc = 0.f;
-      for (int k = 0; k <= K; ++k) acc += gc[k] * s.T[k][i];
+      for (int64_t k = 0; k <= K; ++k) acc += gc[k] * s.T[k][i];
       e[i] = acc;
     }
   }
-  for (int k = 0; k <= K; ++k) {  // T += Gᵀ · X   (old X)
+  for (int64_t k = 0; k <= K; ++k) {  // T += Gᵀ · X   (old X)
     if (!s.active[k]) continue;
     float* t = a.wout + (int64_t)s.tgt[k] * d;
     for (int64_t i = 0; i < d8; i += 8) {
       v8 acc = load8(t + i);
-      for (int c = 0; c < nc; ++c) acc += s.G[(size_t)c * (K + 1) + k] * load8(s.X[c] + i);
+      for (int64_t c = 0; c < nc; ++c) acc += s.G[(size_t)c * (K + 1) + k] * load8(s.X[c] + i);
       store8(t + i, acc);
     }
     for (int64_t i = d8; i < d; ++i)
-      for (int c = 0; c < nc; ++c) t[i] += s.G[(size_t)c * (K + 1) + k] * s.X[c][i];
+      for (int64_t c = 0; c < nc; ++c) t[i] += s.G[(size_t)c * (K + 1) + k] * s.X[c][i];
   }
-  for (int c = 0; c < nc; ++c) axpy(1.f, &s.E[(size_t)c * d], a.win + (int64_t)s.ctx[c] * d, d);
+  for (int64_t c = 0; c < nc; ++c) axpy(1.f, &s.E[(size_t)c * d], a.win + (int64_t)s.ctx[c] * d, d);
 }
 
 // CBOW: the mean h of the context rows predicts the centre; each context row receives the whole
 // error, as in word2vec.c.
-void cbow_window(const Args& a, Scratch& s, int nc, float lr, bool track, Losses& L) {
+void cbow_window(const Args& a, Scratch& s, int64_t nc, float lr, bool track, Losses& L) {
   const int64_t d = a.dim;
-  const int K = a.negative;
+  const int64_t K = a.negative;
   L.pairs += 1;
   std::fill(s.h.begin(), s.h.end(), 0.f);
-  for (int c = 0; c < nc; ++c) axpy(1.f, a.win + (int64_t)s.ctx[c] * d, s.h.data(), d);
+  for (int64_t c = 0; c < nc; ++c) axpy(1.f, a.win + (int64_t)s.ctx[c] * d, s.h.data(), d);
   const float inv = 1.f / nc;
   for (int64_t q = 0; q < d; ++q) s.h[q] *= inv;
   float* e = s.E.data();
   std::fill(e, e + d, 0.f);
-  for (int k = 0; k <= K; ++k) {
+  for (int64_t k = 0; k <= K; ++k) {
     if (!s.active[k]) continue;
     float* t = a.wout + (int64_t)s.tgt[k] * d;
     const float sc = dot(s.h.data(), t, d);
@@ -251,20 +255,21 @@ void cbow_window(const Args& a, Scratch& s, int nc, float lr, bool track, Losses
     if (track) L.add(sc, k == 0);
   }
   if (track) L.tracked += 1;
-  for (int c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)s.ctx[c] * d, d);
+  for (int64_t c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)s.ctx[c] * d, d);
 }
 
 // One thread: the centre words lo..hi-1 in order, each window one step at its point on the
 // learning-rate ramp. stats (out): positive loss, negative loss, tracked pairs, pairs trained.
-void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats) {
-  int max_ctx = 0;
-  for (int64_t i = lo; i < hi; ++i) max_ctx = std::max(max_ctx, 2 * a.reduced[i]);
+void train_range(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats) {
+  int64_t max_ctx = 0;  // the widest window's context, never more than the chunk holds
+  for (int64_t i = lo; i < hi; ++i)
+    max_ctx = std::max(max_ctx, std::min<int64_t>(2 * (int64_t)a.reduced[i], a.n - 1));
   Scratch s(max_ctx, a.negative, a.dim);
   Rng rng{seed};
   Losses L;
   const double span = a.n > 1 ? (double)(a.n - 1) : 1.0;
   for (int64_t i = lo; i < hi; ++i) {
-    const int nc = gather_context(a, i, s.ctx.data());
+    const int64_t nc = gather_context(a, i, s.ctx.data());
     if (nc == 0) continue;
     const int32_t w = a.ids[i];
     const float lr = a.lr_start + (a.lr_end - a.lr_start) * (float)(i / span);
@@ -280,34 +285,71 @@ void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats)
   stats[3] = L.pairs;
 }
 
-}  // namespace
+constexpr int32_t OK = 0, BAD_SIZES = 1, BAD_WORD_ID = 2, NO_MEMORY = 3;
 
-extern "C" {
+// A thread's range; no exception leaves it (an allocation that fails is reported, not fatal).
+void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats, int32_t* error) {
+  try {
+    train_range(a, lo, hi, seed, stats);
+  } catch (...) {
+    *error = NO_MEMORY;
+  }
+}
 
-int w2v_kernel_version() { return 1; }
-
-// stats (out, 4 doubles): summed positive and negative loss over the tracked pairs (every
-// loss_every-th centre word), number of tracked pairs, number of pairs trained.
-void w2v_train_chunk(float* win, float* wout, int64_t n_vocab, int64_t dim, const int32_t* ids,
-                     const int32_t* para, const int32_t* reduced, int64_t n,
-                     const float* alias_prob, const int32_t* alias_idx, int32_t negative,
-                     int32_t cbow, float lr_start, float lr_end, int32_t n_threads, uint64_t seed,
-                     int32_t loss_every, int32_t noise_pool, double* stats) {
-  Args a{win, wout, n_vocab, dim, ids, para, reduced, n, alias_prob, alias_idx,
-         negative, cbow, noise_pool, lr_start, lr_end, loss_every};
-  n_threads = std::max(1, std::min<int32_t>(n_threads, (int32_t)std::max<int64_t>(1, n / 1000)));
+// The chunk's ranges on n_threads threads (the last on the calling one); every started thread is
+// joined, even when starting another fails.
+int32_t train_threads(const Args& a, int32_t n_threads, uint64_t seed, double* stats) {
   std::vector<double> part((size_t)n_threads * 4, 0.0);
+  std::vector<int32_t> errors((size_t)n_threads, OK);
   std::vector<std::thread> pool;
-  for (int t = 0; t < n_threads; ++t) {
-    int64_t lo = n * t / n_threads, hi = n * (t + 1) / n_threads;
-    uint64_t s = seed * 0x2545F4914F6CDD1DULL + (uint64_t)t * 0x9E3779B97F4A7C15ULL + 1;
-    if (t + 1 == n_threads) worker(a, lo, hi, s, &part[(size_t)t * 4]);
-    else pool.emplace_back(worker, std::cref(a), lo, hi, s, &part[(size_t)t * 4]);
+  int32_t error = OK;
+  const int64_t n = a.n;
+  try {
+    for (int32_t t = 0; t < n_threads; ++t) {
+      int64_t lo = n * t / n_threads, hi = n * (t + 1) / n_threads;
+      uint64_t s = seed * 0x2545F4914F6CDD1DULL + (uint64_t)t * 0x9E3779B97F4A7C15ULL + 1;
+      if (t + 1 == n_threads) worker(a, lo, hi, s, &part[(size_t)t * 4], &errors[t]);
+      else pool.emplace_back(worker, std::cref(a), lo, hi, s, &part[(size_t)t * 4], &errors[t]);
+    }
+  } catch (...) {  // no thread could be started
+    error = NO_MEMORY;
   }
   for (auto& th : pool) th.join();
   for (int q = 0; q < 4; ++q) {
     stats[q] = 0;
-    for (int t = 0; t < n_threads; ++t) stats[q] += part[(size_t)t * 4 + q];
+    for (int32_t t = 0; t < n_threads; ++t) stats[q] += part[(size_t)t * 4 + q];
+  }
+  for (int32_t e : errors) error = error ? error : e;
+  return error;
+}
+
+}  // namespace
+
+extern "C" {
+
+int w2v_kernel_version() { return 2; }
+
+// stats (out, 4 doubles): summed positive and negative loss over the tracked pairs (every
+// loss_every-th centre word), number of tracked pairs, number of pairs trained.
+// Returns 0 when the chunk was trained, else why not: 1 = sizes out of range, 2 = a word id outside
+// 0..n_vocab-1 (nothing trained: no table is written out of bounds), 3 = out of memory.
+int32_t w2v_train_chunk(float* win, float* wout, int64_t n_vocab, int64_t dim, const int32_t* ids,
+                        const int32_t* para, const int32_t* reduced, int64_t n,
+                        const float* alias_prob, const int32_t* alias_idx, int32_t negative,
+                        int32_t cbow, float lr_start, float lr_end, int32_t n_threads, uint64_t seed,
+                        int32_t loss_every, int32_t noise_pool, double* stats) {
+  for (int q = 0; q < 4; ++q) stats[q] = 0;
+  if (n_vocab < 1 || dim < 1 || n < 0 || negative < 0 || negative > 100000 || noise_pool > 65536)
+    return BAD_SIZES;
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[i] < 0 || ids[i] >= n_vocab) return BAD_WORD_ID;
+  Args a{win, wout, n_vocab, dim, ids, para, reduced, n, alias_prob, alias_idx,
+         negative, cbow, noise_pool, lr_start, lr_end, loss_every};
+  n_threads = (int32_t)std::max<int64_t>(1, std::min<int64_t>(n_threads, std::max<int64_t>(1, n / 1000)));
+  try {
+    return train_threads(a, n_threads, seed, stats);
+  } catch (...) {  // the per-thread bookkeeping itself could not be allocated
+    return NO_MEMORY;
   }
 }
 

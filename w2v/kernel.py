@@ -91,7 +91,7 @@ def load(warn: bool = True):
     i32, i64 = ctypes.c_int32, ctypes.c_int64
     lib.w2v_train_chunk.argtypes = [p, p, i64, i64, p, p, p, i64, p, p, i32, i32,
                                     ctypes.c_float, ctypes.c_float, i32, ctypes.c_uint64, i32, i32, p]
-    lib.w2v_train_chunk.restype = None
+    lib.w2v_train_chunk.restype = ctypes.c_int32
     _lib = lib
     return lib
 
@@ -110,16 +110,40 @@ def train_chunk(lib, in_w, out_w, ids: np.ndarray, para: np.ndarray, reduced: np
 
     noise_pool: -1 = K fresh noise words per pair (word2vec.c), 0 = the window's pairs share K
     (two dense products per window), m > 0 = each pair picks K from the window's m·K.
-    Returns [positive loss sum, negative loss sum, tracked pairs, pairs trained]."""
-    for t in (in_w, out_w):
-        assert str(t.dtype).endswith("float32") and (t.is_contiguous() if hasattr(t, "is_contiguous")
-                                                     else t.flags.c_contiguous)
+    Returns [positive loss sum, negative loss sum, tracked pairs, pairs trained]: NaN or infinite
+    sums when the tables overflowed (a learning rate far too high). Raises ValueError on arguments
+    the kernel cannot train (word ids outside the tables: nothing is written), MemoryError when its
+    buffers cannot be allocated."""
+    _check_tables(in_w, out_w)
     ids = np.ascontiguousarray(ids, dtype=np.int32)
     para = np.ascontiguousarray(para, dtype=np.int32)
     reduced = np.ascontiguousarray(reduced, dtype=np.int32)
+    alias_prob = np.ascontiguousarray(alias_prob, dtype=np.float32)
+    alias_idx = np.ascontiguousarray(alias_idx, dtype=np.int32)
+    V = in_w.shape[0]
+    if not len(para) == len(reduced) == len(ids) or not len(alias_prob) == len(alias_idx) == V:
+        raise ValueError(f"the chunk's arrays ({len(ids)}, {len(para)}, {len(reduced)}) or the noise table "
+                         f"({len(alias_prob)}, {len(alias_idx)}) do not match the tables' {V} rows")
     stats = np.zeros(4, dtype=np.float64)
-    lib.w2v_train_chunk(_ptr(in_w), _ptr(out_w), in_w.shape[0], in_w.shape[1], _ptr(ids), _ptr(para),
-                        _ptr(reduced), len(ids), _ptr(alias_prob), _ptr(alias_idx), negative,
-                        int(cbow), lr_start, lr_end, threads, seed & (2**64 - 1), loss_every,
-                        int(noise_pool), _ptr(stats))
+    code = lib.w2v_train_chunk(_ptr(in_w), _ptr(out_w), V, in_w.shape[1], _ptr(ids), _ptr(para),
+                               _ptr(reduced), len(ids), _ptr(alias_prob), _ptr(alias_idx), negative,
+                               int(cbow), lr_start, lr_end, threads, seed & (2**64 - 1), loss_every,
+                               int(noise_pool), _ptr(stats))
+    if code == 2:
+        raise ValueError(f"word ids must lie in 0..{V - 1}, got {int(ids.min())}..{int(ids.max())}")
+    if code == 3:
+        raise MemoryError("the kernel's buffers could not be allocated")
+    if code:
+        raise ValueError(f"the kernel refused its sizes (dim {in_w.shape[1]}, negative {negative}, "
+                         f"noise pool {noise_pool})")
     return stats
+
+
+def _check_tables(in_w, out_w) -> None:
+    """Both tables: 2-D, float32, C-contiguous, of one shape (the kernel indexes them as such)."""
+    for t in (in_w, out_w):
+        contiguous = t.is_contiguous() if hasattr(t, "is_contiguous") else t.flags.c_contiguous
+        if not (str(t.dtype).endswith("float32") and contiguous and len(t.shape) == 2):
+            raise ValueError(f"the tables must be 2-D contiguous float32 arrays, got {t.dtype} {tuple(t.shape)}")
+    if tuple(in_w.shape) != tuple(out_w.shape):
+        raise ValueError(f"the tables differ in shape: {tuple(in_w.shape)} and {tuple(out_w.shape)}")
