@@ -1,9 +1,14 @@
+import importlib
+import itertools
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
 
 from conftest import group_precision
+from w2v import kernel
 from w2v.errors import W2VError
 from w2v.runs import Run
 from w2v.train import TrainConfig, default_probe_words, train
@@ -217,3 +222,124 @@ def test_device_auto_is_resolved_by_the_trainer_and_saved_as_asked(planted, tmp_
     start = next(e for e in events if e["event"] == "start")
     assert start["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert json.loads(Run(tmp_path / "run").config_path.read_text())["train"]["device"] == "auto"
+
+
+# ---------------------------------------------------------------- memory, the run's lock, damaged files
+
+TRAINER = importlib.import_module("w2v.train")  # the module (w2v.train, the attribute, is the function)
+
+
+def stop_after(rounds: int):
+    """A `stop` for train(): True after that many rounds."""
+    count = itertools.count(1)
+    return lambda: next(count) == rounds
+
+
+def cli_train(monkeypatch, *args: str) -> int:
+    from w2v.__main__ import main
+    monkeypatch.setattr(signal, "signal", lambda *a: None)  # the CLI's handlers stay out of the test run
+    return main(["train", *args, "--threads", "1", "--eval", "none", "--quiet"])
+
+
+@pytest.mark.parametrize("engine,knobs", [("kernel", "--threads, --window or --dim"),
+                                          ("torch", "--batch-size, --negative or --dim")])
+def test_buffers_that_do_not_fit_in_memory_are_refused_before_the_run_exists(planted, tmp_path, monkeypatch,
+                                                                             capsys, engine, knobs):
+    if engine == "kernel" and kernel.load() is None:
+        pytest.skip("no C++ compiler")
+    monkeypatch.setattr(TRAINER, "available_memory", lambda: 1 << 20)
+    assert cli_train(monkeypatch, str(planted[0]), "--out", str(tmp_path / "run"), "--engine", engine) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: training needs about ")
+    assert err.endswith(f"but 1.0 MiB is available: lower {knobs}\n")
+    assert not (tmp_path / "run").exists()
+
+
+def test_tables_that_do_not_fit_in_memory_are_refused_and_leave_no_run(planted, tmp_path, monkeypatch, capsys):
+    cfg = TrainConfig(dim=10_000, min_count=1, threads=1, engine="torch", batch_size=16)
+    work = TRAINER._working_memory(cfg, "torch")[0]
+    monkeypatch.setattr(TRAINER, "available_memory", lambda: work + (1 << 20))  # the buffers fit, not the tables
+    assert cli_train(monkeypatch, str(planted[0]), "--out", str(tmp_path / "run"), "--dim", "10000",
+                     "--min-count", "1", "--engine", "torch", "--batch-size", "16") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: 48 words × --dim 10000 need about ")
+    assert "(two tables of 1.8 MiB each," in err
+    assert err.endswith("is available: lower --dim or --max-vocab, or raise --min-count\n")
+    assert not (tmp_path / "run").exists()  # refused before a checkpoint: the CLI removes the new run
+
+
+def test_a_resume_that_no_longer_fits_is_refused_before_its_checkpoint_is_read(planted, tmp_path, monkeypatch):
+    path, _ = planted
+    train(path, tmp_path / "run", TrainConfig(**FAST), stop=stop_after(1))
+    cfg = TrainConfig(**FAST)
+    work = TRAINER._working_memory(cfg, TRAINER._engine_name(cfg))[0]
+    monkeypatch.setattr(TRAINER, "available_memory", lambda: work + 1000)  # not the tables' 23 KB
+    monkeypatch.setattr(Run, "load_checkpoint", lambda *a: pytest.fail("a checkpoint was read"))
+    with pytest.raises(W2VError, match=r"^48 words × --dim 24 need about .* is available: lower --dim"):
+        train(None, tmp_path / "run", resume=True)
+    run = Run(tmp_path / "run")
+    assert run.status()["state"] == "failed" and len(run.checkpoints()) == 2
+
+
+def test_available_memory_is_the_lower_of_the_machine_and_the_cgroup(tmp_path, monkeypatch):
+    v2, v1 = tmp_path / "v2", tmp_path / "v1"
+    v2.mkdir()
+    v1.mkdir()
+    (v2 / "memory.max").write_text(f"{1 << 30}\n")
+    (v2 / "memory.current").write_text(f"{600 << 20}\n")
+    (v2 / "memory.stat").write_text(f"anon 1\ninactive_file {100 << 20}\nactive_file 5\n")
+    (v1 / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "no limit"
+    groups = ((str(v2 / "memory.max"), str(v2 / "memory.current"), "inactive_file"),
+              (str(v1 / "memory.limit_in_bytes"), str(v1 / "memory.usage_in_bytes"), "total_inactive_file"))
+    monkeypatch.setattr(TRAINER, "_CGROUPS", groups)
+    monkeypatch.setattr(TRAINER, "_meminfo", lambda key: 2 << 30)
+    assert TRAINER.available_memory() == 524 << 20  # the limit less what is used, page cache aside
+    (v2 / "memory.max").write_text("max\n")
+    assert TRAINER.available_memory() == 2 << 30
+    monkeypatch.setattr(TRAINER, "_meminfo", lambda key: None)
+    assert TRAINER.available_memory() is None
+    assert TRAINER._meminfo("MemAvailable") is None or TRAINER._meminfo("MemAvailable") > 0
+
+
+def test_the_trainer_holds_the_run_lock_for_its_whole_life(planted, tmp_path):
+    run = Run(tmp_path / "run")
+    seen = []
+    train(planted[0], run.path, TrainConfig(**FAST), callback=lambda e: seen.append((e["event"], run.locked())))
+    assert {kind for kind, _ in seen} == {"vocab", "start", "step", "epoch", "end"}
+    assert all(held for _, held in seen) and not run.locked()
+
+
+def test_a_second_trainer_on_the_same_run_is_refused_in_one_line(planted, tmp_path):
+    run = Run(tmp_path / "run")
+    train(planted[0], run.path, TrainConfig(**FAST), stop=stop_after(1))
+    before = run.status_path.read_text(), run.metrics_path.read_text()
+    with run.lock():  # another process trains or deletes it
+        with pytest.raises(W2VError, match=rf"^run run is in use by process {os.getpid()} \(training, resuming "
+                                           r"or being deleted\): stop that job or wait for it, then try again$"):
+            train(None, run.path, resume=True)
+    assert (run.status_path.read_text(), run.metrics_path.read_text()) == before  # nothing touched
+    assert train(None, run.path, resume=True)["state"] == "finished"
+
+
+def test_a_refused_new_run_never_removes_a_directory_another_trainer_holds(tmp_path):
+    from w2v.__main__ import _remove_new_run
+    run = Run(tmp_path / "run")
+    run.path.mkdir()
+    (run.path / "corpus.ids").write_bytes(b"")
+    with run.lock():
+        _remove_new_run(run.path, keep_folder=False)
+        assert (run.path / "corpus.ids").exists()
+    _remove_new_run(run.path, keep_folder=False)
+    assert not run.path.exists()
+
+
+def test_a_corrupt_encoded_corpus_is_refused_before_the_tables_are_touched(planted, tmp_path):
+    run = Run(tmp_path / "run")
+    train(planted[0], run.path, TrainConfig(**FAST), stop=stop_after(1))
+    ids = np.fromfile(run.ids_path, dtype=np.int32)
+    ids[7] = 999_999
+    ids.tofile(run.ids_path)
+    with pytest.raises(W2VError, match="^corpus.ids of run run holds word id 999,999 but the vocabulary has 48 "
+                                       "words: the run's files are damaged, train a new run$"):
+        train(None, run.path, resume=True)
+    assert run.status()["state"] == "failed"

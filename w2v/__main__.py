@@ -86,7 +86,7 @@ def cmd_train(a) -> int:
             if "similarity_spearman" in sc:
                 msg += f", WS353 {sc['similarity_spearman']:.3f}"
             (bar.write if bar else print)(msg, file=sys.stderr)
-        elif kind in ("end", "stopped") and bar is not None:
+        elif kind in ("end", "stopped", "diverged") and bar is not None:
             bar.close()
 
     out = Path(a.out)
@@ -110,13 +110,18 @@ def cmd_train(a) -> int:
 
 def _remove_new_run(out: Path, keep_folder: bool) -> None:
     """Undo what this command wrote into a new (or empty) run directory, unless training got
-    as far as a checkpoint."""
+    as far as a checkpoint, or another process holds the run (a trainer that took the directory
+    first: this one was refused)."""
     import shutil
     from .runs import Run
     run = Run(out)
     if not out.is_dir() or run.checkpoints() or run.in_vectors_path.exists():
         return
-    shutil.rmtree(out, ignore_errors=True)
+    try:
+        with run.lock():
+            shutil.rmtree(out, ignore_errors=True)
+    except W2VError:
+        return
     if keep_folder:
         out.mkdir(exist_ok=True)
 

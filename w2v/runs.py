@@ -4,10 +4,12 @@
       config.json        the TrainConfig and the corpus it ran on
       vocab.tsv          word <TAB> count, most frequent first (row i = row i of every table)
       corpus.ids         the corpus encoded as int32 vocabulary ids, -1 = paragraph boundary
-      metrics.jsonl      one JSON object per event (start, step, epoch, end)
+      metrics.jsonl      one JSON object per event (vocab, start, step, epoch, stopped, end, and
+                         diverged, bad_checkpoint); a resume drops those after its checkpoint
       status.json        state, pid (with its host and start time), progress, speed, final scores
       .lock              the run's own lock (Run.lock): held by the process training or deleting it
-      checkpoints/       ckpt-EEE-CCCCCC.npz: both tables and the position (epoch, chunk)
+      checkpoints/       ckpt-EEE-CCCCCC.npz: both tables and the position (epoch, chunk); at most
+                         12 start-of-epoch ones and the latest are kept
       in_vectors.npy     final input table  (float32)
       out_vectors.npy    final output table (float32)
 
@@ -25,6 +27,7 @@ import re
 import socket
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -286,6 +289,21 @@ class Run:
                 continue
         return events, since + end
 
+    def rewind_metrics(self, words_done: int) -> None:
+        """Drop the events written after training stood at `words_done` (the checkpoint a run
+        resumes from): metrics.jsonl keeps its lines up to the first event past that point, and no
+        half-written last line, rewritten atomically in its format; a resumed run's step events
+        then never go back."""
+        try:
+            data = self.metrics_path.read_bytes()
+        except FileNotFoundError:
+            return
+        end = 0
+        while (nl := data.find(b"\n", end)) >= 0 and not _past(data[end:nl], words_done):
+            end = nl + 1
+        if end < len(data):
+            _atomic(self.metrics_path, lambda f: f.write(data[:end]))
+
     def checkpoints(self) -> list[tuple[int, int, Path]]:
         """(epoch, chunk, path) of every checkpoint, oldest first. (e, 0) = start of epoch e."""
         out = []
@@ -307,10 +325,74 @@ class Run:
                         state=np.array(json.dumps(state)))
         return path
 
+    def remove_checkpoints(self, paths: list[Path]) -> None:
+        for p in paths:
+            Path(p).unlink(missing_ok=True)
+
     @staticmethod
-    def load_checkpoint(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, dict]:
-        with np.load(path, allow_pickle=False) as z:
-            return z["in_vectors"], z["out_vectors"], json.loads(str(z["state"]))
+    def load_checkpoint(path: str | os.PathLike, shape: tuple[int, int] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Both tables and the state of a checkpoint. Raises DamagedCheckpoint when it does not
+        load whole (truncated, not a zip, a table missing) or, given `shape` (the run's (V, dim)),
+        when its tables are not float32 of that shape or its state does not say where training
+        stood. The tables' headers are read before their data: a header claiming a huge table
+        allocates nothing."""
+        path = Path(path)
+        try:
+            if shape is not None:
+                _check_tables(path, tuple(shape))
+            with np.load(path, allow_pickle=False) as z:
+                in_w, out_w, state = z["in_vectors"], z["out_vectors"], json.loads(str(z["state"]))
+        except (OSError, EOFError, ValueError, KeyError, TypeError, MemoryError, zipfile.BadZipFile) as e:
+            raise DamagedCheckpoint(path, f"{e.__class__.__name__}: {e}") from None
+        if shape is not None:
+            _check_state(path, state)
+        return in_w, out_w, state
+
+
+class DamagedCheckpoint(W2VError):
+    """A checkpoint that does not load whole, or whose tables or state are not its run's."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = Path(path), reason
+        super().__init__(f"checkpoint {self.path.name} is damaged ({reason}): pick another checkpoint, or "
+                         "resume the run, which falls back to its last good checkpoint")
+
+
+def _check_tables(path: Path, shape: tuple[int, int]) -> None:
+    """Both tables of checkpoint `path` are float32 of `shape`, from their .npy headers alone."""
+    fmt = np.lib.format
+    with zipfile.ZipFile(path) as zf:
+        for name in ("in_vectors", "out_vectors"):
+            with zf.open(f"{name}.npy") as f:
+                version = fmt.read_magic(f)
+                read = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+                if read is None:
+                    raise ValueError(f"{name} is in .npy format {version}")
+                found, _, dtype = read(f)
+            if found != shape or dtype != np.dtype(np.float32):
+                raise DamagedCheckpoint(path, f"{name} is {dtype} of shape {found}, the run needs float32 of "
+                                              f"shape {shape}")
+
+
+def _check_state(path: Path, state: Any) -> None:
+    """A checkpoint's state says where training stood (whole numbers), as its name does."""
+    keys = ("epoch", "chunk", "words_done")
+    if not isinstance(state, dict) or not all(type(state.get(k)) is int and state[k] >= 0 for k in keys):
+        raise DamagedCheckpoint(path, "its state does not say where training stood")
+    m = _CKPT_RE.match(path.name)
+    if m and (state["epoch"], state["chunk"]) != (int(m.group(1)), int(m.group(2))):
+        raise DamagedCheckpoint(path, f"its state is epoch {state['epoch']}, chunk {state['chunk']}")
+
+
+def _past(line: bytes, words_done: int) -> bool:
+    """Whether a metrics line is an event of training past `words_done`."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False
+    done = event.get("words_done") if isinstance(event, dict) else None
+    return type(done) in (int, float) and done > words_done
 
 
 def list_runs(root: str | os.PathLike) -> Iterator[Run]:

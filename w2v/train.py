@@ -11,16 +11,21 @@ w2v/engines.py. Under torchrun the ranks share the chunks and merge their update
 w2v/distributed.py; in one process that layer does nothing.
 
 Events go to `callback(event)` and to metrics.jsonl; a checkpoint is written every epoch and when
-`stop` is set (the CLI sets it on SIGINT/SIGTERM); `resume=True` continues from the last one.
+`stop` is set (the CLI sets it on SIGINT/SIGTERM), and a long run keeps 12 of them, evenly spaced;
+`resume=True` continues from the last good one. A NaN or infinite loss ends the run as 'diverged'
+with a one-line error (Diverged); settings whose tables and buffers do not fit in the memory
+available are refused before they are allocated.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
 import math
 import os
+import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -28,14 +33,16 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
+from . import kernel as _kernel
 from .config import DEFAULT_CORPUS, TrainConfig
-from .corpus import Vocab, count_chunks, read_chunk, reduced_windows, scan_corpus, subsample
+from .corpus import Vocab, count_chunks, ensure_free_space, read_chunk, reduced_windows, scan_corpus, subsample
 from .distributed import Group, Replica, Round
 from .engines import Chunk, Engine, Loss, make_engine
 from .errors import W2VError
 from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
-from .runs import Run, atomic_save_npy, atomic_write_json
+from .runs import DIVERGED, FINISHED, RUNNING, DamagedCheckpoint, Run, atomic_save_npy, atomic_write_json
 from .vectors import WordVectors
 
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk: one progress event each
@@ -60,6 +67,10 @@ def _chunk_seed(seed: int, epoch: int, chunk: int) -> int:
 
 
 
+class Diverged(W2VError):
+    """The loss (or the tables) became NaN or infinite: the learning rate is too high."""
+
+
 def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: TrainConfig | None = None,
           *, resume: bool = False, callback: Callable[[dict], None] | None = None,
           stop: Callable[[], bool] | None = None,
@@ -68,45 +79,63 @@ def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: Trai
     """Train word2vec on `corpus` into the run directory `out`; returns the final status.
 
     `stop()` is polled between chunks: when it returns True a checkpoint is written and the run
-    ends as 'stopped' (resume it with resume=True). Raises W2VError on bad input."""
+    ends as 'stopped' (resume it with resume=True). Raises W2VError on bad input, and Diverged
+    (a W2VError; the run ends as 'diverged') when the loss becomes NaN or infinite. Rank 0 holds
+    the run's lock (Run.lock) from the moment the run directory exists until it returns."""
     started = time.time()
     group = Group((config or TrainConfig()).resolved_device())
     run = Run(out) if group.is_main else _ReadOnlyRun(out)
     try:
-        prepared = group.on_main(lambda: _prepare(run, corpus, config, resume, started))
-        if group.is_main:
-            cfg, corpus = prepared
-        else:  # the other ranks take what rank 0 prepared
-            saved = run.config()
-            cfg, corpus = _placed(TrainConfig.from_dict(saved["train"]), config), saved["corpus"]
-        run.write_status(state="starting", pid=os.getpid(), started=started, epochs=cfg.epochs, error=None,
-                         ranks=group.world)
-        try:
-            return _train(run, Path(corpus), cfg, resume, callback, stop or (lambda: False),
-                          analogies, similarity, started, group)
-        except KeyboardInterrupt:
-            run.write_status(state="interrupted", error="interrupted before a checkpoint was written")
-            raise
-        except W2VError as e:
-            run.write_status(state="failed", error=str(e))
-            raise
-        except Exception as e:
-            run.write_status(state="failed", error=f"{e.__class__.__name__}: {e}")
-            raise
+        with contextlib.ExitStack() as held:
+            prepared = group.on_main(lambda: _prepare(run, corpus, config, resume, started, held))
+            if group.is_main:
+                cfg, corpus = prepared
+            else:  # the other ranks take what rank 0 prepared
+                saved = run.config()
+                cfg, corpus = _placed(TrainConfig.from_dict(saved["train"]), config), saved["corpus"]
+            run.write_status(state="starting", pid=os.getpid(), started=started, epochs=cfg.epochs, error=None,
+                             ranks=group.world)
+            return _train_closing(run, Path(corpus), cfg, resume, callback, stop or (lambda: False),
+                                  analogies, similarity, started, group)
     finally:
         group.close()
 
 
-def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started: float):
-    """Check the request and write config.json: the settings (saved ones on resume) and corpus."""
+def _train_closing(run: Run, *args) -> dict:
+    """Train; whatever ends it, status.json says how (and the error, in one line)."""
+    try:
+        return _train(run, *args)
+    except KeyboardInterrupt:
+        run.write_status(state="interrupted", error="interrupted before a checkpoint was written")
+        raise
+    except Diverged as e:
+        run.write_status(state=DIVERGED, phase=DIVERGED, error=str(e))
+        raise
+    except W2VError as e:
+        run.write_status(state="failed", error=str(e))
+        raise
+    except Exception as e:
+        run.write_status(state="failed", error=f"{e.__class__.__name__}: {e}")
+        raise
+
+
+def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started: float,
+             held: contextlib.ExitStack):
+    """Check the request, take the run's lock (held in `held`) and write config.json: the
+    settings (saved ones on resume) and corpus."""
     if resume:
         if not run.exists():
             raise W2VError(f"{run.path} is not a run directory: nothing to resume (drop --resume to start it)")
+        held.enter_context(run.lock())  # a second trainer, or a deletion under way, is refused here
         saved = run.config()
         cfg = _placed(TrainConfig.from_dict(saved["train"]), config).validate()
-        if run.status().get("state") == "finished":
+        state = run.status().get("state")
+        if state == FINISHED:
             raise W2VError(f"run {run.name} has already finished: train a new run with another --out")
-        if run.status().get("state") == "running":
+        if state == DIVERGED:
+            raise W2VError(f"run {run.name} diverged (its loss became NaN or infinite) and would again: train a "
+                           f"new run with a lower --lr than {cfg.lr:g}")
+        if state == RUNNING:
             raise W2VError(f"run {run.name} is being trained by process {run.status().get('pid')}: stop it first")
         return cfg, saved["corpus"]
     cfg = (config or TrainConfig()).validate()
@@ -115,9 +144,13 @@ def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started
         raise W2VError(f"corpus {corpus} does not exist: give the path of a .txt, .gz or .bz2 file")
     if corpus.is_dir():
         raise W2VError(f"corpus {corpus} is a directory: give the path of a .txt, .gz or .bz2 file")
+    check_memory(cfg, _engine_name(cfg))  # the working buffers, before anything is written
     if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
         raise W2VError(f"{run.path} already exists: pass --resume to continue it, or choose another --out")
     run.path.mkdir(parents=True, exist_ok=True)
+    held.enter_context(run.lock())
+    if run.exists():  # another trainer took this directory since it was looked at
+        raise W2VError(f"{run.path} already exists: pass --resume to continue it, or choose another --out")
     atomic_write_json(run.config_path, {"train": asdict(cfg), "corpus": str(Path(corpus).resolve()),
                                         "created": started, "format": 1})
     return cfg, corpus
@@ -140,6 +173,12 @@ class _ReadOnlyRun(Run):
 
     def save_checkpoint(self, epoch, chunk, in_vectors, out_vectors, state):
         return self.checkpoint_path(epoch, chunk)
+
+    def remove_checkpoints(self, paths):
+        pass
+
+    def rewind_metrics(self, words_done):
+        pass
 
 
 # ---------------------------------------------------------------- the training loop
@@ -195,19 +234,25 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
     # takes its own GPU and its share of the cores.
     cfg = dataclasses.replace(cfg, device=group.device(cfg.resolved_device()),
                               threads=cfg.threads or group.threads(cfg.resolved_threads()))
-    # The vocabulary, the encoded corpus and where training stands: from the last checkpoint on
-    # resume, else read from the corpus (by rank 0; the other ranks wait for its files).
-    vocab, tables, at = _restore(run) if resume else (None, None, None)
+    # The vocabulary and the encoded corpus: the run's own on resume, else read from the corpus
+    # (by rank 0; the other ranks wait for its files). Then whether the tables fit in memory.
+    vocab, at = _saved_vocab(run) if resume else None, None
     if vocab is None:
         vocab, at = _read_corpus(run, corpus, cfg, emit, group)
+    group.on_main(lambda: check_memory(cfg, _engine_name(cfg), len(vocab)))
+    # Where training stands: the last good checkpoint on resume (the events after it dropped).
+    tables = None
+    if at is None:
+        tables, at = _resume(run, vocab, cfg, emit)
     # The model's tables on the engine the settings pick, kept in step with the other ranks'.
-    engine = make_engine(cfg, vocab, tables)
+    resumed, engine = tables is not None, make_engine(cfg, vocab, tables)
+    del tables  # the engine holds them now
     job = _Job(run, cfg, group, emit, vocab, engine, Replica(group, [engine.in_w, engine.out_w]),
-               _Checkpoints(run, engine), count_chunks(run.ids_path, CHUNK_TOKENS),
+               _Checkpoints(run, engine, cfg.epochs), count_chunks(run.ids_path, CHUNK_TOKENS),
                list(cfg.probe_words) or default_probe_words(vocab, cfg.seed), vocab.keep_prob(cfg.sample))
     try:
-        _announce(job, at, resumed=tables is not None)
-        if tables is None:
+        _announce(job, at, resumed=resumed)
+        if not resumed:
             job.checkpoints.save(at)  # the initial tables: a run can resume from its very start
         while at.epoch < cfg.epochs:
             # One epoch: the chunks in order, a round at a time (one chunk a round in one process);
@@ -216,6 +261,7 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
                 _train_round(job, rnd, at)
                 if group.any(stop()):
                     return _stopped(job, at)
+            _check_tables(job, at)
             at.epoch, at.chunk = at.epoch + 1, 0
             # The end of an epoch: the probe words' neighbours, the benchmarks, a checkpoint.
             if group.is_main:
@@ -226,16 +272,39 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
         job.checkpoints.close()
 
 
-def _restore(run: Run) -> tuple[Vocab | None, tuple[np.ndarray, np.ndarray] | None, Progress | None]:
-    """The vocabulary, tables and progress of the run's last checkpoint (Nones when it has none
-    yet, or its corpus was never encoded in full)."""
-    ckpts = run.checkpoints()
-    if not (ckpts and run.vocab_path.exists() and run.ids_path.exists()):
-        return None, None, None
-    in_w, out_w, state = Run.load_checkpoint(ckpts[-1][2])
-    at = Progress(state["epoch"], state["chunk"], state["words_done"], state.get("pairs_done", 0),
-                  state.get("corpus_tokens"))
-    return Vocab.load(run.vocab_path), (in_w, out_w), at
+def _saved_vocab(run: Run) -> Vocab | None:
+    """The run's vocabulary, when its corpus was encoded in full (vocab.tsv is written last)."""
+    if not (run.vocab_path.exists() and run.ids_path.exists()):
+        return None
+    try:
+        return Vocab.load(run.vocab_path)
+    except (ValueError, UnicodeDecodeError):
+        raise W2VError(f"{run.vocab_path.name} of run {run.name} is damaged: train a new run") from None
+
+
+def _resume(run: Run, vocab: Vocab, cfg: TrainConfig, emit) -> tuple[tuple | None, Progress]:
+    """The tables and progress of the run's last good checkpoint (None and a fresh start when it
+    has none). metrics.jsonl drops the events written after it; each damaged checkpoint met on
+    the way is removed and reported (a line on stderr, a 'bad_checkpoint' event)."""
+    tables, at, bad = None, Progress(), []
+    for _, _, path in reversed(run.checkpoints()):
+        try:
+            in_w, out_w, state = Run.load_checkpoint(path, (len(vocab), cfg.dim))
+        except DamagedCheckpoint as e:
+            bad.append(e)
+            continue
+        tables = in_w, out_w
+        at = Progress(state["epoch"], state["chunk"], state["words_done"], state.get("pairs_done", 0),
+                      state.get("corpus_tokens"))
+        break
+    run.rewind_metrics(at.words_done)
+    to = f"resuming from {run.checkpoint_path(at.epoch, at.chunk).name}" if tables else "starting over"
+    for e in bad:
+        if not isinstance(run, _ReadOnlyRun):
+            print(f"warning: checkpoint {e.path.name} is damaged ({e.reason}): removed it, {to}", file=sys.stderr)
+        emit({"event": "bad_checkpoint", "checkpoint": e.path.name, "error": e.reason, "then": to})
+    run.remove_checkpoints([e.path for e in bad])
+    return tables, at
 
 
 def _read_corpus(run: Run, corpus: Path, cfg: TrainConfig, emit, group: Group) -> tuple[Vocab, Progress]:
@@ -268,6 +337,9 @@ def _read_chunk(job: _Job, epoch: int, index: int) -> tuple[Chunk, int]:
     """Chunk `index` of the encoded corpus as this epoch trains it: subsampled and with reduced
     windows (both redrawn every epoch), and its number of words before subsampling."""
     raw = read_chunk(job.run.ids_path, index, CHUNK_TOKENS)
+    if len(raw) and raw.max() >= len(job.vocab):  # never an index past the tables
+        raise W2VError(f"{job.run.ids_path.name} of run {job.run.name} holds word id {raw.max():,} but the "
+                       f"vocabulary has {len(job.vocab):,} words: the run's files are damaged, train a new run")
     rng = np.random.default_rng([job.cfg.seed, epoch, index])
     ids, para = subsample(raw, job.keep_prob, rng)
     windows = reduced_windows(len(ids), job.cfg.window, rng)
@@ -289,6 +361,8 @@ def _train_round(job: _Job, rnd: Round, at: Progress) -> None:
 
     loss = sum(job.replica.train(len(chunk) if chunk is not None else 0, step), Loss())
     words, pos, neg, tracked, pairs = job.group.sum([words, loss.pos, loss.neg, loss.tracked, loss.pairs])
+    if not (math.isfinite(pos) and math.isfinite(neg)):  # every rank sees the same sums: all stop
+        raise _diverged(job, at, int(words), "NaN" if math.isnan(pos + neg) else "infinite")
     at.words_done += int(words)
     at.pairs_done += int(pairs)
     at.chunk = rnd.end
@@ -311,6 +385,28 @@ def _report_step(job: _Job, at: Progress, pos: float, neg: float, tracked: float
                          words_per_sec=round(wps, 1), eta_s=round(eta, 1))
 
 
+def _diverged(job: _Job, at: Progress, words: int, what: str) -> Diverged:
+    """The run stops where the loss (or the tables) became `what`: a 'diverged' event and the
+    one-line error, naming where and what rate to try."""
+    done = at.words_done + words
+    share = done / job.words_total
+    lr, usual = job.cfg.lr, TrainConfig.preset(job.cfg.recipe).lr
+    message = (f"the {'vectors' if what == 'non-finite' else 'loss'} became {what} at epoch {at.epoch + 1}, "
+               f"{100 * share:.1f}% through the run ({done:,} words, --lr {lr:g}): the learning rate is too high, "
+               f"train a new run with --lr {usual if lr > usual else lr / 10:g} or lower")
+    job.emit({"event": "diverged", "epoch": at.epoch, "chunk": at.chunk, "words_done": done, "error": message})
+    job.run.write_status(words_done=done, progress=share)
+    return Diverged(message)
+
+
+def _check_tables(job: _Job, at: Progress) -> None:
+    """After each epoch, on every rank: both tables still finite (a NaN can appear after a chunk's
+    last tracked pair), so no checkpoint or final vectors are written of a run that diverged."""
+    finite = all(bool(torch.isfinite(t.sum())) for t in (job.engine.in_w, job.engine.out_w))
+    if job.group.any(not finite):
+        raise _diverged(job, at, 0, "non-finite")
+
+
 def _stopped(job: _Job, at: Progress) -> dict:
     """Stop between rounds: a checkpoint to resume from, then the run is 'stopped'."""
     path = job.checkpoints.save(at, wait=True)
@@ -320,16 +416,17 @@ def _stopped(job: _Job, at: Progress) -> dict:
 
 
 def _end_epoch(job: _Job, at: Progress, analogies, similarity) -> None:
-    """Rank 0, after each epoch: the probe words' neighbours, the benchmarks (if asked for), and
-    a checkpoint."""
-    i, _ = job.engine.tables()
-    wv = WordVectors(job.vocab.words, i, job.vocab.counts)
+    """Rank 0, after each epoch: a checkpoint, the probe words' neighbours and the benchmarks (if
+    asked for), from one copy of the tables."""
+    tables = job.engine.tables()
+    checkpoint = job.checkpoints.save(at, tables).name  # written while the neighbours are found
+    wv = WordVectors(job.vocab.words, tables[0], job.vocab.counts)
     ev = {"event": "epoch", "epoch": at.epoch, "words_done": at.words_done,
           "neighbours": _neighbours(wv, job.probes)}
     if job.cfg.eval == "epoch" or (job.cfg.eval == "final" and at.epoch == job.cfg.epochs):
         job.scores = _scores(wv, analogies, similarity)
         ev["scores"] = job.scores
-    ev["checkpoint"] = job.checkpoints.save(at).name
+    ev["checkpoint"] = checkpoint
     job.emit(ev)
     job.run.write_status(epoch=at.epoch, scores=job.scores or None)
 
@@ -339,6 +436,7 @@ def _finish(job: _Job, at: Progress, started: float) -> dict:
     job.checkpoints.wait()
     if job.group.is_main:
         i, o = job.engine.tables()
+        ensure_free_space(job.run.path, i.nbytes + o.nbytes, "the final vectors")
         atomic_save_npy(job.run.in_vectors_path, i)
         atomic_save_npy(job.run.out_vectors_path, o)
     seconds = round(time.time() - started, 3)
@@ -350,22 +448,52 @@ def _finish(job: _Job, at: Progress, started: float) -> dict:
                                 eta_s=0)
 
 
+KEEP_CHECKPOINTS = 12  # start-of-epoch checkpoints a run keeps at most
+
+
+def kept_epochs(epochs: int, latest: int) -> set[int]:
+    """The epochs whose start-of-epoch checkpoint a run of `epochs` epochs keeps once epoch `latest`
+    has begun: every one in a short run; else those among KEEP_CHECKPOINTS evenly spaced epochs
+    from 0 to the last that have begun, and the latest: never more than KEEP_CHECKPOINTS."""
+    if epochs < KEEP_CHECKPOINTS:
+        return set(range(latest + 1))
+    spaced = {round(k * epochs / (KEEP_CHECKPOINTS - 1)) for k in range(KEEP_CHECKPOINTS)}
+    return {e for e in spaced if e <= latest} | {latest}
+
+
 class _Checkpoints:
     """Checkpoints written in the background while training goes on, one at a time: a failed
-    write (disk full) fails the run at the next checkpoint or at the end."""
+    write (disk full) fails the run at the next checkpoint or at the end. After each, the ones it
+    supersedes go: mid-epoch ones, and start-of-epoch ones beyond `kept_epochs`."""
 
-    def __init__(self, run: Run, engine: Engine):
-        self.run, self.engine = run, engine
+    def __init__(self, run: Run, engine: Engine, epochs: int):
+        self.run, self.engine, self.epochs = run, engine, epochs
         self.writer = ThreadPoolExecutor(max_workers=1)
         self.pending: Future | None = None
 
-    def save(self, at: Progress, wait: bool = False) -> Path:
-        i, o = self.engine.tables()  # copies: training may change the tables while they are written
+    def save(self, at: Progress, tables: tuple[np.ndarray, np.ndarray] | None = None, wait: bool = False) -> Path:
+        """Write a checkpoint of `tables` (copies of the engine's by default: training may change
+        them while they are written). Only rank 0 writes: the other ranks just name it."""
+        if isinstance(self.run, _ReadOnlyRun):
+            return self.run.checkpoint_path(at.epoch, at.chunk)
         self.wait()
-        self.pending = self.writer.submit(self.run.save_checkpoint, at.epoch, at.chunk, i, o, at.state())
+        i, o = tables or self.engine.tables()
+        self.pending = self.writer.submit(self._write, at.epoch, at.chunk, i, o, at.state())
         if wait:
             self.wait()
         return self.run.checkpoint_path(at.epoch, at.chunk)
+
+    def _write(self, epoch: int, chunk: int, i: np.ndarray, o: np.ndarray, state: dict) -> None:
+        name = self.run.checkpoint_path(epoch, chunk).name
+        ensure_free_space(self.run.path, i.nbytes + o.nbytes + (1 << 16), f"checkpoint {name}")
+        try:
+            self.run.save_checkpoint(epoch, chunk, i, o, state)
+        except OSError as e:
+            raise W2VError(f"checkpoint {name} could not be written ({e.strerror or e}): free some disk space, "
+                           "then resume the run") from None
+        keep = kept_epochs(self.epochs, epoch)
+        self.run.remove_checkpoints([p for e, c, p in self.run.checkpoints()
+                                     if (e, c) < (epoch, chunk) and (c or e not in keep)])
 
     def wait(self) -> None:
         """Until the last write is done; raises its error."""
@@ -375,6 +503,106 @@ class _Checkpoints:
 
     def close(self) -> None:
         self.writer.shutdown(wait=True)
+
+
+# ---------------------------------------------------------------- memory
+
+_CGROUPS = (  # (limit, usage, memory.stat key of reclaimable page cache): cgroup v2, then v1
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "inactive_file"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+     "total_inactive_file"),
+)
+
+
+def available_memory() -> int | None:
+    """Bytes this process may still allocate: the machine's MemAvailable (/proc/meminfo), or what
+    the container's cgroup limit leaves where that is lower. None where neither can be read."""
+    found = [m for m in (_meminfo("MemAvailable"), _cgroup_left()) if m is not None]
+    return min(found) if found else None
+
+
+def _meminfo(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name == key:
+                    return int(value.split()[0]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_left() -> int | None:
+    for limit_path, usage_path, cache_key in _CGROUPS:
+        limit = _read_number(limit_path)
+        if limit is None or limit >= 1 << 60:  # no such file, or "max": no limit
+            continue
+        stat = {}
+        with contextlib.suppress(OSError, ValueError):
+            stat = dict(line.split() for line in Path(limit_path).with_name("memory.stat").read_text().splitlines())
+        used = (_read_number(usage_path) or 0) - int(stat.get(cache_key, 0))
+        return max(0, limit - max(0, used))
+    return None
+
+
+def _read_number(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _engine_name(cfg: TrainConfig) -> str:
+    """The engine make_engine will build for `cfg`, named before it is built."""
+    if cfg.recipe == "seed":
+        return "seed"
+    on_cpu = not cfg.resolved_device().startswith("cuda")
+    if on_cpu and cfg.engine != "torch" and _kernel.load(warn=cfg.engine == "auto") is not None:
+        return "kernel"
+    return "torch"
+
+
+def _working_memory(cfg: TrainConfig, engine: str) -> tuple[int, str, str]:
+    """Bytes training takes besides the tables (a chunk as read and drawn, and the engine's
+    buffers), what they are, and the settings that shrink them."""
+    d, K, w = cfg.dim, cfg.negative, cfg.window
+    chunk = CHUNK_TOKENS * 32  # ids, paragraphs, windows and draws of one chunk
+    if engine == "kernel":
+        threads = min(cfg.resolved_threads(), max(1, CHUNK_TOKENS // 1000))  # the kernel's own cap
+        per = 4 * ((2 * w + 1) * (d + 2 * K + 2) + 2 * d)  # a thread's window rows, scores and draws
+        return chunk + threads * per, f"{threads} threads × {_size(per)}", "--threads, --window or --dim"
+    batch = cfg.batch_size or (1 << 16 if cfg.resolved_device().startswith("cuda") else 1 << 12)
+    pairs = CHUNK_TOKENS * (w + 1) * 8 * 6  # the chunk's (centre, context) positions, sorted
+    rows = 2 * batch * (K + 2) * d * 4  # a batch's rows and their updates
+    return chunk + pairs + rows, f"batches of {batch:,} pairs of {K + 2} rows", "--batch-size, --negative or --dim"
+
+
+def check_memory(cfg: TrainConfig, engine: str, vocab_size: int = 0) -> None:
+    """Refuse (W2VError) settings whose buffers, and with `vocab_size` words the two tables, a copy
+    of them (checkpoints) and the probe words' normalised table, do not fit in available_memory()."""
+    free = available_memory()
+    if free is None:
+        return
+    work, what, knobs = _working_memory(cfg, engine)
+    if work > free:
+        raise W2VError(f"training needs about {_size(work)} of working memory ({what}) but {_size(free)} "
+                       f"is available: lower {knobs}")
+    table = vocab_size * cfg.dim * 4  # one table
+    on_cpu = not cfg.resolved_device().startswith("cuda")
+    need = work + table * (5 if on_cpu else 3)  # the two, a copy of both, one normalised (a GPU holds the two)
+    if vocab_size and need > free:
+        raise W2VError(f"{vocab_size:,} words × --dim {cfg.dim} need about {_size(need)} of memory (two tables "
+                       f"of {_size(table)} each, their copies for checkpoints, {_size(work)} to train) but "
+                       f"{_size(free)} is available: lower --dim or --max-vocab, or raise --min-count")
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return ""
 
 
 def _emit(run: Run, callback, event: dict) -> None:
