@@ -223,6 +223,23 @@ def test_feed_reads_new_events_only(tmp_path):
     assert state["steps"] == [] and state["epochs"] == [] and state["start"]["engine"] == "torch"
 
 
+def test_feed_starts_over_when_a_resume_rewinds_the_metrics(tmp_path):
+    """A resume replaces metrics.jsonl with its events up to the checkpoint; the trainer may have
+    appended past the old offset by the next poll: the feed must not read from mid-line."""
+    run = Run(tmp_path)
+    step = {"event": "step", "loss": 3.0, "loss_pos": 1.0, "loss_neg": 2.0, "lr": 0.02, "words_per_sec": 5.0,
+            "epoch": 0}
+    for done in (10, 20, 30):
+        run.append_metric({**step, "words_done": done})
+    state = feed.read_feed(run, feed.new_feed())
+    kept = run.metrics_path.read_text().splitlines(keepends=True)[:1]
+    tmp = tmp_path / "metrics.tmp"
+    tmp.write_text("".join(kept) + json.dumps({**step, "words_done": 20, "note": "x" * 200}) + "\n")
+    tmp.replace(run.metrics_path)  # rewound and appended to, now longer than the old offset
+    feed.read_feed(run, state)
+    assert [s["words_done"] for s in state["steps"]] == [10, 20]
+
+
 def test_loss_curve_downsamples_the_whole_run():
     steps = [dict(zip(feed.STEP_COLUMNS, (100 * (i + 1), 5.0 - i / 1000, 1.0, 4.0 - i / 1000,
                                           0.025 * (1 - i / 1000), 1e5, 0))) for i in range(1000)]

@@ -20,17 +20,19 @@ _SINGLE = ("vocab", "start", "end", "stopped")  # events kept as the last one se
 
 def new_feed() -> dict:
     """The state a page keeps between polls of one run's metrics.jsonl."""
-    return {"offset": 0, "steps": [], "epochs": [], **{kind: None for kind in _SINGLE}}
+    return {"offset": 0, "file": None, "steps": [], "epochs": [], **{kind: None for kind in _SINGLE}}
 
 
 def read_feed(run: Run, feed: dict) -> dict:
     """Append the events written since the last call to `feed` (one read of the new bytes).
     A step is kept as {column: value} for STEP_COLUMNS; an epoch as {'epoch', 'words_done',
-    'neighbours', 'scores'}. A metrics file shorter than the offset belongs to a new run of the
-    same name: start over."""
-    size = run.metrics_path.stat().st_size if run.metrics_path.exists() else 0
-    if size < feed["offset"]:
+    'neighbours', 'scores'}. A metrics file that was replaced (a resume rewinds it to its
+    checkpoint) or is shorter than the offset (a new run of the same name): start over."""
+    st = run.metrics_path.stat() if run.metrics_path.exists() else None
+    identity = (st.st_dev, st.st_ino) if st else None
+    if (st.st_size if st else 0) < feed["offset"] or identity != feed.get("file"):
         feed.update(new_feed())
+    feed["file"] = identity
     events, feed["offset"] = run.metrics(feed["offset"])
     for ev in events:
         kind = ev.get("event")
