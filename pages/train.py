@@ -78,10 +78,16 @@ if est := st.session_state.get("estimate"):
 
 
 # ---- the live view of one run
-def loss_chart(curve: dict) -> go.Figure:
+def loss_chart(curve: dict, diverged: dict | None = None) -> go.Figure:
+    """The smoothed loss terms and the learning rate; a diverged run's chart marks where its loss
+    stopped being a number (even when that was before its first point)."""
     fig = go.Figure([go.Scatter(x=curve["words_done"], y=curve[col], name=label, mode="lines")
                      for col, label in (("loss", "loss (total)"), ("loss_pos", "positive term"),
                                         ("loss_neg", "negative term"))])
+    if diverged and isinstance(diverged.get("words_done"), (int, float)):
+        fig.add_vline(x=diverged["words_done"], line_dash="dash", line_color="crimson",
+                      annotation_text="the loss became infinite or NaN", annotation_position="top left")
+        fig.update_xaxes(range=[0, 1.02 * diverged["words_done"]])  # the whole run, up to where it ended
     fig.add_trace(go.Scatter(x=curve["words_done"], y=curve["lr"], name="learning rate", mode="lines",
                              yaxis="y2", line=dict(dash="dot", color="grey")))
     fig.update_layout(title="Loss per pair (smoothed) and learning rate", xaxis_title="words trained",
@@ -140,8 +146,8 @@ def live_view(name: str, active: bool) -> None:
         if line := feed.engine_line(events):
             st.caption(line)
         curve = feed.loss_curve(events["steps"])
-        if curve["words_done"]:
-            st.plotly_chart(loss_chart(curve), key=f"loss-{name}")
+        if curve["words_done"] or events.get("diverged"):
+            st.plotly_chart(loss_chart(curve, events.get("diverged")), key=f"loss-{name}")
         neighbours(name, events["epochs"])
         if scores := feed.score_table(events["epochs"]):
             st.markdown("**Benchmark scores per epoch**")

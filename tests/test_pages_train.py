@@ -1,6 +1,7 @@
 """The Train page through AppTest: a tiny training started from the page and followed through its
 run directory to the end; a refused second start; stop and resume; an interrupted run; delete."""
 
+import json
 import os
 import subprocess
 import sys
@@ -157,14 +158,22 @@ def fake_run(runs: Path, name: str, steps, **status) -> Run:
     return run
 
 
-def test_a_diverged_run_says_why_and_keeps_its_chart(env):
-    fake_run(env[0], "too-fast", [4.0, 9.0, 300.0, float("inf")], state="diverged", epoch=0, progress=0.1,
-             error="the loss became infinite/NaN at epoch 1, step 4: lower the learning rate")
+@pytest.mark.parametrize("steps", [[4.0, 9.0, 300.0, float("inf")], []])
+def test_a_diverged_run_says_why_and_keeps_its_chart(env, steps):
+    """With the loss points before it blew up, or none at all (NaN in its first chunk): the chart
+    is there either way, marking where the loss stopped being a number."""
+    error = "the loss became NaN at epoch 1, 20.0% through the run (3,600 words, --lr 50): lower the learning rate"
+    run = fake_run(env[0], "too-fast", steps, state="diverged", epoch=0, progress=0.1, error=error)
+    run.append_metric({"event": "diverged", "epoch": 0, "chunk": 0, "words_done": 3600, "error": error})
     at = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not at.exception
     assert header(at) == ":material/trending_up: too-fast: diverged"
-    assert [e.value for e in at.error] == ["the loss became infinite/NaN at epoch 1, step 4: lower the learning rate"]
-    assert len(at.get("plotly_chart")) == 1  # the loss chart, the climb included
+    assert [e.value for e in at.error] == [error]
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    figure = json.loads(charts[0].proto.spec)
+    assert [s["x0"] for s in figure["layout"]["shapes"]] == [3600]  # the marker where it diverged
+    assert len(figure["data"][0]["x"]) == len(steps)
     assert not any(b.label in ("Resume", "Stop") for b in at.button)
 
 

@@ -33,6 +33,10 @@ EPOCHS = 200  # many tiny epochs: one loss point each, so the chart grows
 CHART_POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
                      .map(d => ((d._fullData || [])[0] || {}).x).filter(x => x).map(x => x.length)"""
 
+# a loss chart with the line that marks where a diverged run's loss stopped being a number
+DIVERGENCE_MARKED = """() => [...document.querySelectorAll('.js-plotly-plot')]
+                         .some(d => d._fullLayout && (d._fullLayout.shapes || []).length > 0)"""
+
 # The page pixel of every map point (from plotly's own axes) and the word under each; the point
 # to click is the one nearest the middle of the plot, and a click there may select any word drawn
 # within a few pixels of it (planted words of one group lie on top of each other).
@@ -258,8 +262,9 @@ def test_a_too_high_learning_rate_shows_the_diverged_run(diverging_trainer, app,
     start_training(page, "too-fast", dim=10, epochs=5, min_count=2, threads=1, lr=50)
     expect(page.get_by_role("heading", name="too-fast: diverged")).to_be_visible(timeout=3 * LONG)
     expect(page.get_by_test_id("stAlert").filter(has_text="learning rate")).to_be_visible(timeout=LONG)
-    assert chart_points(page) >= 1  # the loss chart, up to where the loss blew up
+    page.wait_for_function(DIVERGENCE_MARKED, timeout=LONG)  # the loss chart, marked where the loss blew up
     settled(page)
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
     no_traceback(page)
     shots(page, "diverged")
     page.close()

@@ -15,7 +15,7 @@ from ..runs import Run
 
 STEP_COLUMNS = ("words_done", "loss", "loss_pos", "loss_neg", "lr", "words_per_sec", "epoch")
 _SMOOTHED = ("loss", "loss_pos", "loss_neg")
-_SINGLE = ("vocab", "start", "end", "stopped")  # events kept as the last one seen
+_SINGLE = ("vocab", "start", "end", "stopped", "diverged")  # events kept as the last one seen
 
 
 def new_feed() -> dict:
