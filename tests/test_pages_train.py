@@ -23,9 +23,10 @@ PAGE = str(ROOT / "pages" / "train.py")
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
+    """(the runs folder, the planted corpus uploaded): both in tmp_path, the server in the project."""
+    monkeypatch.chdir(ROOT)
     monkeypatch.setenv("W2V_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("W2V_CORPORA_DIR", str(tmp_path / "corpora"))
-    monkeypatch.chdir(ROOT)
     corpus = uploads.save_corpus("planted.txt", planted_text(paragraphs=300)[0].encode())
     return tmp_path / "runs", corpus
 
