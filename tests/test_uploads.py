@@ -108,3 +108,11 @@ def test_a_vectors_file_is_checked_by_loading_it(folders):
         uploads.save_vectors("junk.txt", b"hello world\n")
     assert "junk.txt" in str(e.value)
     assert stored(folders / "vectors") == [path.name]
+
+
+def test_hidden_and_temporary_files_are_not_vector_sources(folders):
+    from w2v.studio import sources
+    good = uploads.save_vectors("mine.txt", b"2 3\nking 1 2 3\nqueen 1 2 4\n")
+    (good.parent / ".upload-crashed.txt").write_bytes(good.read_bytes())  # left by a server that died
+    (good.parent / ".upload-x.tmp").write_bytes(b"partial")
+    assert [s.label for s in sources.sources() if s.kind == "file"] == ["mine.txt (vectors file)"]

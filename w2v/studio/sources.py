@@ -79,7 +79,7 @@ def sources() -> list[Source]:
     folder = vectors_dir()
     if folder.is_dir():
         for p in sorted(folder.iterdir()):
-            if p.is_file() and p.suffix in VECTOR_SUFFIXES:
+            if p.is_file() and p.suffix in VECTOR_SUFFIXES and not p.name.startswith("."):
                 out.append(Source("file", str(p), f"{p.name} (vectors file)"))
     return out
 
