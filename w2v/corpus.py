@@ -59,6 +59,9 @@ def compression(head: bytes) -> str | None:
     return None
 
 
+OPENERS = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}  # by compression(): opens bytes
+
+
 def open_text(path: str | os.PathLike) -> io.TextIOBase:
     """Open a .txt, .gz, .bz2 or .xz file as strict UTF-8 text, with errors a user can act on."""
     p = Path(path)
@@ -68,7 +71,7 @@ def open_text(path: str | os.PathLike) -> io.TextIOBase:
         raise W2VError(f"corpus {p} is a directory: give the path of a .txt, .gz or .bz2 file")
     with open(p, "rb") as f:
         kind = compression(f.read(6))
-    raw = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}[kind](p, "rb")
+    raw = OPENERS[kind](p, "rb")
     return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
 
 

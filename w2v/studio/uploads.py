@@ -9,9 +9,7 @@ upload, never the temporary file.
 
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
 import lzma
 import os
 import shutil
@@ -21,7 +19,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from ..corpus import compression, iter_token_blocks
+from ..corpus import OPENERS, compression, iter_token_blocks
 from ..errors import W2VError
 from ..runs import safe_name
 from .paths import corpora_dir, vectors_dir
@@ -82,7 +80,7 @@ def check_text(path: Path, name: str, kind: str | None) -> int:
     UTF-8, a truncated archive, more than max_text_bytes() of text, or a compression ratio above
     max_ratio(); stop at the first of these. Returns the decompressed size."""
     size, limit, ratio = path.stat().st_size, max_text_bytes(), max_ratio()
-    opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}[kind]
+    opener = OPENERS[kind]
     decoder, total = codecs.getincrementaldecoder("utf-8")("strict"), 0
     try:
         with opener(path, "rb") as f:
