@@ -24,8 +24,9 @@ import torch
 from . import kernel as _kernel
 from .config import TrainConfig
 from .errors import W2VError
-from .corpus import AliasSampler, Vocab, make_pair_positions
-from .model import NegativeSamplingLoss, SkipGramNeg, cbow_window_step, sgns_pairs_step
+from .corpus import AliasSampler, Vocab, make_pair_positions, reduced_windows, subsample
+from .model import STEP_WINDOWS, NegativeSamplingLoss, SkipGramNeg, cbow_window_step, sgns_pairs_step
+from .pairs import DeviceChunk, NoiseSampler, Staging
 
 NOISE_POOL = {"pair": -1, "pool": 2, "window": 0}  # the kernel's noise_pool for each --noise
 
@@ -96,9 +97,17 @@ class Engine:
         """Copies of both tables (training may go on while they are written)."""
         return self.in_w.cpu().numpy().copy(), self.out_w.cpu().numpy().copy()
 
+    def prepare(self, raw: np.ndarray, keep_prob: np.ndarray, seed: tuple[int, ...]) -> Chunk:
+        """Chunk `raw` of the encoded corpus (word ids, -1 between paragraphs) as one epoch trains
+        it: subsampled (word w kept with probability keep_prob[w]) and with reduced windows, both
+        drawn from `seed`."""
+        rng = np.random.default_rng(list(seed))
+        ids, para = subsample(raw, keep_prob, rng)
+        return Chunk(ids, para, reduced_windows(len(ids), self.cfg.window, rng), rng)
+
     def train(self, chunk: Chunk, lr0: float, lr1: float, seed: int) -> Loss:
         """Train every (centre, context) pair of `chunk` once, in place; `seed` seeds the
-        engine's own noise draws (the kernel's)."""
+        engine's own noise draws."""
         raise NotImplementedError
 
 
@@ -128,54 +137,78 @@ def _positions(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
 
 class TorchEngine(Engine):
     """Batched hand-written SGD on any torch device: skip-gram as batches of pairs, CBOW as
-    batches of windows; the learning rate is set per batch from its place in the chunk."""
+    batches of windows. Its chunks are built on the device (w2v/pairs.py) and its steps never
+    wait for the device: the learning rate is a float per batch from the batch's place in the
+    chunk, noise words are drawn on the device, the loss is summed there and read once a chunk."""
 
     name = "torch"
 
     def __init__(self, cfg, vocab, tables=None):
         super().__init__(cfg, vocab, tables)
         self.batch_size = cfg.batch_size or (1 << 16 if self.device.type == "cuda" else 1 << 12)
+        self.noise = NoiseSampler(self.alias.prob, self.alias.alias, self.device)
+        self.staging = Staging(self.device, 1 << 18) if self.device.type == "cuda" else None
+        self.keep_prob: torch.Tensor | None = None
 
-    def _long(self, a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a)).to(self.device, torch.long)
+    def prepare(self, raw: np.ndarray, keep_prob: np.ndarray, seed: tuple[int, ...]) -> DeviceChunk:
+        if self.keep_prob is None:
+            self.keep_prob = torch.as_tensor(keep_prob, dtype=torch.float32).to(self.device)
+        return DeviceChunk.build(raw, self.keep_prob, self.cfg.window, self._generator(seed), self.staging)
 
-    def train(self, chunk: Chunk, lr0: float, lr1: float, seed: int) -> Loss:
-        centre_pos, ctx_pos = _positions(chunk)
-        # pool and pair: K noise words per pair; window (and CBOW): K per centre word
-        per_pair = self.cfg.noise != "window" and self.cfg.mode == "skipgram"
-        negs = self.alias.sample((len(centre_pos) if per_pair else len(chunk), self.cfg.negative), chunk.rng)
-        ramp = lambda p: lr0 + (lr1 - lr0) * (p / max(len(chunk), 1))  # noqa: E731
+    def _generator(self, seed) -> torch.Generator:
+        state = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+        return torch.Generator(self.device).manual_seed(int(state >> np.uint64(1)))
+
+    def train(self, chunk: Chunk | DeviceChunk, lr0: float, lr1: float, seed: int) -> Loss:
+        if isinstance(chunk, Chunk):  # built on the host (by the base engine's prepare)
+            chunk = DeviceChunk(*(torch.from_numpy(a).to(self.device) for a in
+                                  (chunk.ids.astype(np.int64), chunk.para, chunk.windows)))
+        g = self._generator(seed)
+        centre, context = chunk.pairs(self.cfg.window)
         if self.cfg.mode == "cbow":
-            return self._cbow(chunk, centre_pos, ctx_pos, negs, ramp)
-        return self._skipgram(chunk, centre_pos, ctx_pos, negs, per_pair, ramp)
+            steps = self.window_steps(centre, len(chunk))
+            sums, n = self.cbow_steps(chunk, centre, context, steps, lr0, lr1, g), len(chunk)
+        else:
+            sums, n = self.skipgram_steps(chunk, centre, context, lr0, lr1, g), centre.shape[0]
+        pos, neg = sums.tolist()  # the chunk's one read of the loss
+        return Loss(pos, neg, n, n)
 
-    def _skipgram(self, chunk, centre_pos, ctx_pos, negs, per_pair, ramp) -> Loss:
-        ids, negs_t, cp, xp = (self._long(a) for a in (chunk.ids, negs, centre_pos, ctx_pos))
-        B = self.batch_size
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)  # summed on the device: no sync per step
-        for s in range(0, len(cp), B):
-            c, x = cp[s:s + B], xp[s:s + B]
-            noise = negs_t[s:s + B] if per_pair else negs_t[c]
-            pos, neg = sgns_pairs_step(self.in_w, self.out_w, ids[x], ids[c], noise, ramp(centre_pos[s]))
+    def skipgram_steps(self, chunk: DeviceChunk, centre, context, lr0, lr1, g) -> torch.Tensor:
+        """Every pair once, in batches; no host sync. Noise: K words per pair, or per centre word
+        (--noise window). Returns the summed positive and negative loss terms, on the device."""
+        P, B, K = centre.shape[0], self.batch_size, self.cfg.negative
+        per_centre = self.noise.draw((len(chunk), K), g) if self.cfg.noise == "window" else None
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        for s in range(0, P, B):
+            c, x = centre[s:s + B], context[s:s + B]
+            noise = per_centre[c] if per_centre is not None else self.noise.draw((c.shape[0], K), g)
+            pos, neg = sgns_pairs_step(self.in_w, self.out_w, chunk.ids[x], chunk.ids[c], noise,
+                                       lr0 + (lr1 - lr0) * s / P)
             sums[0] += pos.sum()
             sums[1] += neg.sum()
-        pos_sum, neg_sum = sums.tolist()
-        return Loss(pos_sum, neg_sum, len(cp), len(cp))
+        return sums
 
-    def _cbow(self, chunk, centre_pos, ctx_pos, negs, ramp) -> Loss:
-        n = len(chunk)
-        ids, negs_t = self._long(chunk.ids), self._long(negs)
-        step = max(1, self.batch_size // (2 * self.cfg.window))  # windows per batch
-        bounds = np.searchsorted(centre_pos, np.arange(0, n + step, step))
-        pos_sum = neg_sum = 0.0
-        for k, p0 in enumerate(range(0, n, step)):
-            p1 = min(n, p0 + step)
-            sl = slice(bounds[k], bounds[k + 1])
-            pos, neg = cbow_window_step(self.in_w, self.out_w, ids[self._long(ctx_pos[sl])],
-                                        self._long(centre_pos[sl] - p0), ids[p0:p1], negs_t[p0:p1], ramp(p0))
-            pos_sum += float(pos.sum())
-            neg_sum += float(neg.sum())
-        return Loss(pos_sum, neg_sum, n, n)
+    def window_steps(self, centre: torch.Tensor, n: int) -> list[tuple[slice, slice]]:
+        """CBOW's steps over n windows: for each, its windows and where their contexts lie in
+        the centre-ordered pairs (read from the device once, so the steps then need no sync)."""
+        step = max(1, min(STEP_WINDOWS, self.batch_size // (2 * self.cfg.window)))
+        starts = list(range(0, n, step))
+        edges = torch.tensor(starts + [n], dtype=centre.dtype).to(self.device)
+        cut = torch.searchsorted(centre, edges).tolist()
+        return [(slice(p0, min(n, p0 + step)), slice(cut[k], cut[k + 1])) for k, p0 in enumerate(starts)]
+
+    def cbow_steps(self, chunk: DeviceChunk, centre, context, steps, lr0, lr1, g) -> torch.Tensor:
+        """Every window once, a step of windows at a time (`window_steps`); no host sync. Returns
+        the summed positive and negative loss terms, on the device."""
+        n, K = len(chunk), self.cfg.negative
+        negs = self.noise.draw((n, K), g)
+        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
+        for w, c in steps:
+            pos, neg = cbow_window_step(self.in_w, self.out_w, chunk.ids[context[c]], centre[c] - w.start,
+                                        chunk.ids[w], negs[w], lr0 + (lr1 - lr0) * w.start / n, max_windows=None)
+            sums[0] += pos.sum()
+            sums[1] += neg.sum()
+        return sums
 
 
 class SeedEngine(Engine):

@@ -37,7 +37,7 @@ import torch
 
 from . import kernel as _kernel
 from .config import DEFAULT_CORPUS, TrainConfig
-from .corpus import Vocab, count_chunks, ensure_free_space, read_chunk, reduced_windows, scan_corpus, subsample
+from .corpus import Vocab, count_chunks, ensure_free_space, read_chunk, scan_corpus
 from .distributed import Group, Replica, Round
 from .engines import Chunk, Engine, Loss, make_engine
 from .errors import W2VError
@@ -334,16 +334,15 @@ def _announce(job: _Job, at: Progress, resumed: bool) -> None:
 
 
 def _read_chunk(job: _Job, epoch: int, index: int) -> tuple[Chunk, int]:
-    """Chunk `index` of the encoded corpus as this epoch trains it: subsampled and with reduced
-    windows (both redrawn every epoch), and its number of words before subsampling."""
+    """Chunk `index` of the encoded corpus as this epoch trains it, prepared by the engine
+    (subsampled, with reduced windows: both redrawn every epoch), and its number of words before
+    subsampling."""
     raw = read_chunk(job.run.ids_path, index, CHUNK_TOKENS)
     if len(raw) and raw.max() >= len(job.vocab):  # never an index past the tables
         raise W2VError(f"{job.run.ids_path.name} of run {job.run.name} holds word id {raw.max():,} but the "
                        f"vocabulary has {len(job.vocab):,} words: the run's files are damaged, train a new run")
-    rng = np.random.default_rng([job.cfg.seed, epoch, index])
-    ids, para = subsample(raw, job.keep_prob, rng)
-    windows = reduced_windows(len(ids), job.cfg.window, rng)
-    return Chunk(ids, para, windows, rng), int((raw >= 0).sum())
+    chunk = job.engine.prepare(raw, job.keep_prob, (job.cfg.seed, epoch, index))
+    return chunk, int((raw >= 0).sum())
 
 
 def _train_round(job: _Job, rnd: Round, at: Progress) -> None:
