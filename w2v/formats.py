@@ -29,6 +29,7 @@ COMPRESSED = (".gz", ".bz2", ".xz")
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an archive with members, an empty archive
 MAX_LINE_CHARS = 64 << 20  # a table's line longer than this is refused, never held
 PIECE_CHARS = 1 << 20
+MAX_COLUMNS = 1000  # field names held while checking a table
 
 
 def kind(path: str | os.PathLike) -> str:
@@ -38,10 +39,15 @@ def kind(path: str | os.PathLike) -> str:
     with open(p, "rb") as f:
         if f.read(4) in ZIP_MAGIC:
             return "zip"
-    name = p.name.lower()
+    return table_kind(p.name) or "text"
+
+
+def table_kind(name: str) -> str | None:
+    """'jsonl', 'csv' or 'tsv' when a file's name says it is a table (under any compression)."""
+    name = name.lower()
     for suffix in COMPRESSED:
         name = name.removesuffix(suffix)
-    return Path(name).suffix.lstrip(".") if name.endswith(TABLES) else "text"
+    return Path(name).suffix.lstrip(".") if name.endswith(TABLES) else None
 
 
 def is_table(path: str | os.PathLike) -> bool:
@@ -111,11 +117,33 @@ def preview(path: str | os.PathLike, rows: int = 5) -> tuple[list[str], list[dic
     columns: dict[str, None] = {}
     records = []
     for record in _records(Path(path), kind(path)):
-        columns.update(dict.fromkeys(record))
+        columns.update(dict.fromkeys(list(record)[:MAX_COLUMNS]))
         records.append(record)
         if len(records) >= rows:
             break
     return list(columns), records
+
+
+def check_table(path: str | os.PathLike, k: str, name: str, min_words: int) -> list[str]:
+    """Parse every record of a table (a malformed line is refused, naming it): its columns, or a
+    W2VError when it has no record or no field holds `min_words` words."""
+    from .corpus import tokenize
+    columns: dict[str, None] = {}
+    words: dict[str, int] = {}
+    for record in _records(Path(path), k, name):
+        if len(columns) < MAX_COLUMNS:
+            columns.update(dict.fromkeys(list(record)[:MAX_COLUMNS]))
+        if max(words.values(), default=0) < min_words:
+            for key, value in record.items():
+                if isinstance(value, str) and key in columns:
+                    words[key] = words.get(key, 0) + len(tokenize(value))
+    if not columns:
+        raise W2VError(f"{name} holds no records: upload a {k.upper()} file with a header and rows"
+                       if k != "jsonl" else f"{name} holds no records: upload one JSON object per line")
+    if max(words.values(), default=0) < min_words:
+        raise W2VError(f"{name} has fewer than {min_words} words in every field: upload a table with at "
+                       f"least {min_words} words of text in one field")
+    return list(columns)
 
 
 def _numbered(parts):
@@ -178,11 +206,12 @@ def _listed(columns: list[str], most: int = 12) -> str:
     return (shown + (", …" if len(columns) > most else "")) or "none"
 
 
-def _records(p: Path, k: str) -> Iterator[dict]:
-    """The records of a table, each as {field: value}."""
+def _records(p: Path, k: str, name: str | None = None) -> Iterator[dict]:
+    """The records of a table, each as {field: value}; errors name the file as `name`."""
+    name = name or p.name
     with io.TextIOWrapper(open_bytes(p), encoding="utf-8", errors="strict",
                           newline="" if k != "jsonl" else None) as text:
-        yield from (_json_records(text, p.name) if k == "jsonl" else _csv_records(text, p.name, k))
+        yield from (_json_records(text, name) if k == "jsonl" else _csv_records(text, name, k))
 
 
 def _bounded_lines(text: io.TextIOBase, name: str) -> Iterator[str]:
