@@ -238,7 +238,7 @@ def _json_records(text: io.TextIOBase, name: str) -> Iterator[dict]:
 
 
 def _csv_records(text: io.TextIOBase, name: str, k: str) -> Iterator[dict]:
-    reader = csv.reader(_bounded_lines(text, name), delimiter="\t" if k == "tsv" else ",")
+    reader = csv.reader(_bounded_lines(text, name), delimiter="\t" if k == "tsv" else ",", strict=True)
     header = None
     try:
         for row in reader:
