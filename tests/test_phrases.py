@@ -125,3 +125,10 @@ def test_without_phrases_nothing_is_joined_nor_written(tmp_path):
         path.write_text(f.read(100_000))
     vocab, stats = scan_corpus(path, tmp_path / "ids", min_count=1)
     assert stats.phrases == [] and not any("_" in w for w in vocab.words)
+
+
+def test_a_corpus_without_pairs_finds_no_phrase(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("\n\n".join(["alpha", "beta"] * 50) + "\n")  # one word a paragraph: no pair at all
+    vocab, stats = scan_corpus(path, tmp_path / "ids", min_count=1, phrases=P.PhraseSettings(passes=2))
+    assert stats.phrases == [] and vocab.words == ["alpha", "beta"]

@@ -103,8 +103,8 @@ def iter_pieces(path: str | os.PathLike, text_field: str = "",
     if k in ("jsonl", "csv", "tsv"):
         yield from _table_pieces(path, k, text_field)
         return
-    for first, (label, raw, _) in _numbered(binary_parts(path)):
-        if not first:
+    for i, (_, raw, _) in enumerate(binary_parts(path)):
+        if i:
             yield "\n\n"
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
         while piece := text.read(piece_chars):
@@ -144,11 +144,6 @@ def check_table(path: str | os.PathLike, k: str, name: str, min_words: int) -> l
         raise W2VError(f"{name} has fewer than {min_words} words in every field: upload a table with at "
                        f"least {min_words} words of text in one field")
     return list(columns)
-
-
-def _numbered(parts):
-    for i, part in enumerate(parts):
-        yield i == 0, part
 
 
 def _open_zip(p: Path) -> zipfile.ZipFile:

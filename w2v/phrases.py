@@ -95,7 +95,7 @@ class PairCounter:
             self.pending, self.n_pending = [], 0
             order = np.argsort(keys, kind="stable")
             keys, counts = keys[order], counts[order]
-            starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+            starts = np.flatnonzero(np.concatenate([[len(keys) > 0], keys[1:] != keys[:-1]]))
             self.keys, self.counts = keys[starts], np.add.reduceat(counts, starts) if len(keys) else counts
         while len(self.keys) > self.bound:
             self.pruned_at += 1
