@@ -43,14 +43,21 @@ def corpus_picker(help: str) -> Path:
     return Path(chosen)
 
 
-def read_corpus(path: Path, keep_punct: bool = False) -> corpus_stats.CorpusSummary | None:
+def text_field(path: Path) -> str:
+    """The text field picked for a table corpus on the Corpus page ('' when none was)."""
+    return st.session_state.get("text_fields", {}).get(str(path), "")
+
+
+def read_corpus(path: Path, keep_punct: bool = False, field: str | None = None) -> corpus_stats.CorpusSummary | None:
     """The corpus's summary (one streamed pass, remembered per file for every session) under a
-    progress bar; a corpus that cannot be read is an error box and None."""
+    progress bar, a table's text read from `field` (default: the one picked on the Corpus page);
+    a corpus that cannot be read is an error box and None."""
     bar = st.empty()
     guess = corpus_stats.estimated_tokens(path)
     try:
         return corpus_stats.summarize_cached(path, keep_punct, progress=lambda n: bar.progress(
-            min(n / guess, 0.99), text=f"Reading {path.name}: {n:,} tokens so far…"))
+            min(n / guess, 0.99), text=f"Reading {path.name}: {n:,} tokens so far…"),
+            text_field=text_field(path) if field is None else field)
     except W2VError as e:
         st.error(str(e))
         return None

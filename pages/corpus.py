@@ -8,7 +8,9 @@ from plotly.subplots import make_subplots
 
 import ui
 from w2v.errors import W2VError
-from w2v.studio import corpora, corpus_stats, uploads
+from w2v.config import TrainConfig
+from w2v.phrases import PhraseSettings
+from w2v.studio import corpora, corpus_stats, form, tables, uploads
 
 st.title("Corpus")
 st.caption("Bring a text, or take the bundled sample. Everything below is computed on the corpus you pick; "
@@ -16,7 +18,8 @@ st.caption("Bring a text, or take the bundled sample. Everything below is comput
 
 # ---- choose: upload, the sample, or a stored corpus
 left, right = st.columns([3, 1])
-upload = left.file_uploader("Upload a UTF-8 text file (.txt, or compressed .gz / .bz2 / .xz)",
+upload = left.file_uploader("Upload a UTF-8 text file (.txt, or compressed .gz / .bz2 / .xz), a .zip of .txt files, "
+                            "or a table (.jsonl / .csv / .tsv) whose text field you pick below",
                             type=[s.lstrip(".") for s in uploads.CORPUS_SUFFIXES], key="corpus_upload")
 if upload is not None and st.session_state.get("upload_seen") != upload.file_id:
     st.session_state["upload_seen"] = upload.file_id
@@ -40,6 +43,21 @@ if right.button("Use the sample corpus", key="use_sample", type="primary",
 
 path = ui.corpus_picker(help="the bundled sample and every corpus uploaded so far")
 
+# ---- a table: pick the field that holds the text, from its first rows
+text_field = ""
+if (table := ui.or_stop(tables.preview, path)) is not None:
+    st.markdown(f"**{path.name} is a table.** Its first rows; only the field you pick is read as text "
+                "(the other fields, and the field names, never reach the vocabulary).")
+    st.dataframe(pd.DataFrame(table.rows, columns=table.columns), hide_index=True)
+    picked = ui.text_field(path)
+    text_field = st.selectbox("Text field", table.columns, key=f"text_field-{path.name}",
+                              index=table.columns.index(picked if picked in table.columns else table.guess),
+                              help="the column (CSV/TSV) or key (JSON lines) whose text is the corpus: "
+                                   "`--text-field` on the command line, the Train page's Text field")
+    st.session_state.setdefault("text_fields", {})[str(path)] = text_field
+    for preset in form.PRESETS:  # the Train form starts from this choice
+        st.session_state[form.key(preset, "text_field")] = text_field
+
 # ---- one streamed pass over the corpus (remembered per file, for every page and session)
 c1, c2, c3 = st.columns(3)
 min_count = c1.number_input("min_count", min_value=1, max_value=100_000, value=5, step=1, key="cs_min_count",
@@ -49,7 +67,7 @@ sample = c2.select_slider("sample (subsampling threshold t)", options=[0.0, 1e-5
                           help="frequent words are kept with probability (sqrt(f/t) + 1) * t/f")
 keep_punct = c3.toggle("Keep punctuation as tokens", key="cs_punct")
 
-summary = ui.read_corpus(path, keep_punct)
+summary = ui.read_corpus(path, keep_punct, text_field)
 if summary is None:
     st.stop()
 vocab = corpus_stats.vocab_at(summary, min_count)
@@ -62,8 +80,8 @@ m[3].metric("Tokens covered", f"{corpus_stats.coverage(summary, min_count):.1%}"
 if note := corpus_stats.approximation(summary):
     st.warning(note, icon=":material/info:")
 
-words, vocab_tab, sub_tab, pipe_tab = st.tabs(["Words and Zipf", "Vocabulary vs min_count", "Subsampling",
-                                               "The pipeline on your text"])
+words, vocab_tab, sub_tab, pipe_tab, phrase_tab = st.tabs(["Words and Zipf", "Vocabulary vs min_count",
+                                                           "Subsampling", "The pipeline on your text", "Phrases"])
 
 with words:
     a, b = st.columns([1, 2])
@@ -137,3 +155,23 @@ with pipe_tab:
             st.plotly_chart(fig, key="noise")
             st.caption("Raising counts to the power 0.75 flattens the distribution: frequent words are drawn "
                        "as noise less often, rare words more often.")
+
+with phrase_tab:
+    st.caption("Frequent pairs such as *new york* can be trained as one token, `new_york` (`--phrases N` on the "
+               "Train page or the command line; gensim's Phrases). A pair becomes a phrase when "
+               "(count(a b) − min count) / (count(a) · count(b)) × types counted is above the threshold.")
+    defaults = TrainConfig()
+    q1, q2, q3 = st.columns(3)
+    passes = q1.number_input("passes", 1, 3, 1, key="cs_phrase_passes",
+                             help="a second pass joins phrases into longer ones (new_york + times)")
+    threshold = q2.number_input("threshold", 1e-6, 1e9, defaults.phrase_threshold, key="cs_phrase_threshold")
+    phrase_min = q3.number_input("min count", 1, 1_000_000, defaults.phrase_min_count, key="cs_phrase_min")
+    if st.toggle("Find the phrases", key="cs_phrases",
+                 help=f"reads at most the first {corpus_stats.PHRASE_TOKENS:,} tokens (a few seconds)"):
+        with st.spinner("Counting word pairs…"):
+            found = ui.or_stop(corpus_stats.phrases_cached, path, PhraseSettings(passes, threshold, phrase_min),
+                               keep_punct, text_field)
+        scope = "the whole corpus" if found["whole"] else f"the first {found['tokens']:,} tokens"
+        st.markdown(f"**{len(found['rows']):,} phrases** in {scope}, best first")
+        st.dataframe(pd.DataFrame(found["rows"], columns=["phrase", "count", "score", "pass"]), hide_index=True,
+                     height=360, column_config={"score": st.column_config.NumberColumn(format="%.1f")})

@@ -36,7 +36,9 @@ def test_every_field_appears_in_train_help():
 @pytest.mark.parametrize("cfg", [TrainConfig(), TrainConfig.preset("seed"),
                                  TrainConfig(dim=12, lr=0.5, min_lr=0.25, keep_punct=True, sample=0.0,
                                              noise="window", mode="cbow", probe_words=("king", "queen"),
-                                             device="cuda:1", threads=3, batch_size=128, eval="none")])
+                                             device="cuda:1", threads=3, batch_size=128, eval="none"),
+                                 TrainConfig(text_field="review body", phrases=2, phrase_threshold=50.0,
+                                             phrase_min_count=3)])
 def test_the_job_flags_reproduce_the_config_exactly(cfg):
     assert parse(*config.to_args(cfg)) == cfg
 

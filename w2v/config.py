@@ -62,6 +62,18 @@ class TrainConfig:
                          label="Noise draws", group="sampling", choices=("pool", "pair", "window"))
     keep_punct: bool = setting(False, "keep punctuation marks as tokens, as the lecture did",
                                label="Keep punctuation", group="sampling")
+    text_field: str = setting("", "the field that holds the text in a .jsonl, .csv or .tsv corpus (its other "
+                              "fields are never read; ignored for plain text and .zip)",
+                              label="Text field", group="sampling")
+    phrases: int = setting(0, "passes of phrase detection before training: frequent pairs such as "
+                           "'new york' become one token 'new_york' (gensim's Phrases; 2 passes find "
+                           "longer phrases; 0 = off)", label="Phrase passes", group="sampling", low=0, high=10)
+    phrase_threshold: float = setting(10.0, "a pair becomes a phrase when (count(a b) - phrase min count) "
+                                      "/ (count(a) count(b)) x types counted is above this (gensim's default "
+                                      "scorer)", label="Phrase threshold", group="sampling", low=1e-6, high=1e9)
+    phrase_min_count: int = setting(5, "subtracted from a pair's count when scoring it: rarer pairs never "
+                                    "become phrases", label="Phrase minimum count", group="sampling",
+                                    low=1, high=1_000_000_000)
     epochs: int = setting(5, "passes over the corpus", label="Epochs", group="schedule", low=1, high=10_000)
     lr: float = setting(0.025, "starting learning rate, falling linearly to the final rate "
                         "(seed recipe: 0.003, Adam)", label="Learning rate", group="schedule",
@@ -271,6 +283,8 @@ def to_args(cfg: TrainConfig) -> list[str]:
             args += [s.flag] if value else []
         elif s.type == "words":
             args += [s.flag, ",".join(value)] if value else []
+        elif s.type == "str" and not value:  # an unnamed text field: the flag's absence says it
+            continue
         else:
             args += [s.flag, repr(value) if s.type == "float" else str(value)]
     return args

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import bz2
 import gzip
-import io
 import lzma
 import os
 import re
 import tempfile
+import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
 
+from . import formats
 from .errors import W2VError
+from .phrases import IdFile, PairCounter, Phrase, PhraseSettings, run_passes
 
 BOUNDARY = -1  # id of a paragraph boundary in an encoded corpus
 FREE_MARGIN = 64 << 20  # bytes a write must leave free on its disk
@@ -60,59 +62,73 @@ def compression(head: bytes) -> str | None:
 
 
 OPENERS = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open, None: open}  # by compression(): opens bytes
+FORMATS = ".txt, .gz, .bz2, .xz, .zip of .txt files, .jsonl, .csv or .tsv"
 
 
-def open_text(path: str | os.PathLike) -> io.TextIOBase:
-    """Open a .txt, .gz, .bz2 or .xz file as strict UTF-8 text, with errors a user can act on."""
+def check_exists(path: str | os.PathLike) -> Path:
+    """`path` as a Path, or a W2VError when it is missing or a folder."""
     p = Path(path)
     if not p.exists():
-        raise W2VError(f"corpus {p} does not exist: give the path of a .txt, .gz or .bz2 file")
+        raise W2VError(f"corpus {p} does not exist: give the path of a text file ({FORMATS})")
     if p.is_dir():
-        raise W2VError(f"corpus {p} is a directory: give the path of a .txt, .gz or .bz2 file")
-    with open(p, "rb") as f:
-        kind = compression(f.read(6))
-    raw = OPENERS[kind](p, "rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="strict", newline=None)
+        raise W2VError(f"corpus {p} is a directory: give the path of a text file ({FORMATS})")
+    return p
 
 
-def iter_blocks(path: str | os.PathLike, block_chars: int = 1 << 20) -> Iterator[str]:
-    """Yield the text of `path` in blocks of about `block_chars`, each cut after whitespace.
+def iter_blocks(path: str | os.PathLike, block_chars: int = 1 << 20, text_field: str = "") -> Iterator[str]:
+    """Yield the text of `path` (any of formats.kind's formats; a table's `text_field`) in blocks
+    of about `block_chars`, each cut after whitespace.
 
     Decoding, decompression and binary-content errors become a one-line W2VError."""
-    name = Path(path).name
+    name = check_exists(path).name
     try:
-        with open_text(path) as f:
-            carry = ""
-            while True:
-                block = f.read(block_chars)
-                if not block:
-                    break
-                if "\x00" in block:
-                    raise W2VError(f"{name} looks like a binary file, not text: upload a plain UTF-8 text file")
-                block = carry + block
-                cut = max(block.rfind(" "), block.rfind("\n"), block.rfind("\t"))
-                if cut < 0:
-                    carry = block
-                    if len(carry) > 64 * block_chars:
-                        raise W2VError(f"{name} has no whitespace in {len(carry):,} characters: is it text?")
-                    continue
-                carry = block[cut + 1:]
-                yield block[: cut + 1]
-            if carry:
-                yield carry
+        carry = ""
+        for piece in _sized(formats.iter_pieces(path, text_field), block_chars):
+            if "\x00" in piece:
+                raise W2VError(f"{name} looks like a binary file, not text: upload a plain UTF-8 text file")
+            block = carry + piece
+            cut = max(block.rfind(" "), block.rfind("\n"), block.rfind("\t"))
+            if cut < 0:
+                carry = block
+                if len(carry) > 64 * block_chars:
+                    raise W2VError(f"{name} has no whitespace in {len(carry):,} characters: is it text?")
+                continue
+            carry = block[cut + 1:]
+            yield block[: cut + 1]
+        if carry:
+            yield carry
     except UnicodeDecodeError as e:
         raise W2VError(f"{name} is not UTF-8 text (byte {e.start} of a block): convert it to UTF-8 first") from None
-    except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+    except (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as e:
         if isinstance(e, FileNotFoundError):
             raise W2VError(f"corpus {path} does not exist") from None
         raise W2VError(f"{name} could not be read ({e.__class__.__name__}: {e}); "
                        "is the archive complete? Re-create or re-upload it") from None
 
 
+def _sized(pieces: Iterator[str], chars: int) -> Iterator[str]:
+    """Pieces of text re-cut to about `chars` each (a table's many short records become blocks)."""
+    buf, size = [], 0
+    for piece in pieces:
+        while len(piece) > chars:  # a large piece (a text file's read) goes out as it came
+            if buf:
+                yield "".join(buf)
+                buf, size = [], 0
+            yield piece[:chars]
+            piece = piece[chars:]
+        buf.append(piece)
+        size += len(piece)
+        if size >= chars:
+            yield "".join(buf)
+            buf, size = [], 0
+    if buf:
+        yield "".join(buf)
+
+
 def iter_token_blocks(path: str | os.PathLike, keep_punct: bool = False,
-                      block_chars: int = 1 << 20) -> Iterator[list[str]]:
+                      block_chars: int = 1 << 20, text_field: str = "") -> Iterator[list[str]]:
     """Token lists of consecutive blocks; an empty string marks a paragraph boundary."""
-    for block in iter_blocks(path, block_chars):
+    for block in iter_blocks(path, block_chars, text_field):
         parts = _PARAGRAPH_RE.split(block) if "\n" in block else [block]
         tokens: list[str] = []
         for k, part in enumerate(parts):
@@ -184,51 +200,35 @@ class Vocab:
 @dataclass
 class CorpusStats:
     tokens: int  # all word tokens in the file
-    types: int  # distinct word types
+    types: int  # distinct word types in the file
     paragraphs: int
+    phrases: list[Phrase] = field(default_factory=list)  # found by --phrases, pass by pass
 
 
 def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct: bool = False,
                 min_count: int = 5, max_size: int | None = None,
-                progress: Callable[[int], None] | None = None) -> tuple[Vocab, CorpusStats]:
+                progress: Callable[[int], None] | None = None, text_field: str = "",
+                phrases: PhraseSettings | None = None) -> tuple[Vocab, CorpusStats]:
     """Read `path` once: build the vocabulary and write the corpus as int32 ids to `ids_path`.
 
     Tokens get provisional ids in order of first appearance while the file streams (written to a
-    temporary file, so memory holds one block at a time); once the counts are known they are
-    remapped to vocabulary ids, out-of-vocabulary tokens are dropped, and boundaries stay -1."""
+    temporary file, so memory holds one block at a time); with `phrases`, that file is rewritten
+    once per pass with the detected phrases joined (w2v.phrases); once the counts are known they
+    are remapped to vocabulary ids, out-of-vocabulary tokens are dropped, and boundaries stay -1."""
     index: dict[str, int] = {"": BOUNDARY}
     ids_path = Path(ids_path)
     ids_path.parent.mkdir(parents=True, exist_ok=True)
-    counts = np.zeros(0, dtype=np.int64)
-    n_tokens = 0
-    n_par = 1
+    phrases = phrases or PhraseSettings()
+    pairs = PairCounter() if phrases.passes else None
     with tempfile.NamedTemporaryFile(dir=ids_path.parent, prefix=".scan-", delete=False) as tmp:
         try:
-            for tokens in iter_token_blocks(path, keep_punct):
-                ensure_free_space(ids_path.parent, 2 * 4 * len(tokens), "encoding the corpus")
-                get = index.setdefault
-                prov = np.fromiter((get(t, len(index) - 1) for t in tokens), dtype=np.int32,
-                                   count=len(tokens))
-                prov.tofile(tmp)
-                words = prov[prov >= 0]
-                n_par += len(prov) - len(words)
-                n_tokens += len(words)
-                if len(index) - 1 > len(counts):
-                    counts = np.concatenate([counts, np.zeros(len(index) - 1 - len(counts) + 1024, np.int64)])
-                counts += np.bincount(words, minlength=len(counts))[: len(counts)]
-                if progress:
-                    progress(n_tokens)
+            counts, stats = _encode(path, tmp, index, keep_punct, text_field, progress, pairs)
             tmp.close()
-            types = [w for w in index if w]
-            counts = counts[: len(types)]
-            if n_tokens == 0:
-                raise W2VError(f"{Path(path).name} contains no words: give a text file with words in it")
-            vocab = Vocab.from_counts(types, counts, min_count, max_size)
-            if len(vocab) < 2:
-                best = int(counts.max())
-                raise W2VError(f"only {len(vocab)} word type(s) occur at least {min_count} times "
-                               f"(the most frequent occurs {best} times): lower --min-count or use a larger corpus")
-            remap = np.full(len(types) + 1, -2, dtype=np.int32)  # slot 0 is the boundary
+            if phrases.passes:
+                space = lambda n: ensure_free_space(ids_path.parent, n, "joining phrases")  # noqa: E731
+                counts, stats.phrases = run_passes(IdFile(tmp.name, space), index, counts, pairs, phrases)
+            vocab = _vocab(path, index, counts, min_count, max_size)
+            remap = np.full(len(index), -2, dtype=np.int32)  # slot 0 is the boundary
             remap[0] = BOUNDARY
             for new_id, w in enumerate(vocab.words):
                 remap[index[w] + 1] = new_id
@@ -237,7 +237,45 @@ def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct
         finally:
             if os.path.exists(tmp.name):
                 os.unlink(tmp.name)
-    return vocab, CorpusStats(tokens=n_tokens, types=len(types), paragraphs=n_par)
+    return vocab, stats
+
+
+def _encode(path, tmp, index: dict[str, int], keep_punct: bool, text_field: str,
+            progress: Callable[[int], None] | None, pairs: PairCounter | None) -> tuple[np.ndarray, CorpusStats]:
+    """Stream the corpus into `tmp` as provisional ids (new words join `index`): (word counts,
+    stats). With `pairs`, adjacent pairs are counted too, for phrases."""
+    counts = np.zeros(0, dtype=np.int64)
+    n_tokens, n_par = 0, 1
+    for tokens in iter_token_blocks(path, keep_punct, text_field=text_field):
+        ensure_free_space(Path(tmp.name).parent, 2 * 4 * len(tokens), "encoding the corpus")
+        get = index.setdefault
+        prov = np.fromiter((get(t, len(index) - 1) for t in tokens), dtype=np.int32, count=len(tokens))
+        prov.tofile(tmp)
+        if pairs is not None:
+            pairs.add(prov)
+        words = prov[prov >= 0]
+        n_par += len(prov) - len(words)
+        n_tokens += len(words)
+        if len(index) - 1 > len(counts):
+            counts = np.concatenate([counts, np.zeros(len(index) - 1 - len(counts) + 1024, np.int64)])
+        counts += np.bincount(words, minlength=len(counts))[: len(counts)]
+        if progress:
+            progress(n_tokens)
+    if n_tokens == 0:
+        raise W2VError(f"{Path(path).name} contains no words: give a text file with words in it")
+    return counts, CorpusStats(tokens=n_tokens, types=len(index) - 1, paragraphs=n_par)
+
+
+def _vocab(path, index: dict[str, int], counts: np.ndarray, min_count: int, max_size: int | None) -> Vocab:
+    """The vocabulary of the counted words; a W2VError when fewer than two words are kept."""
+    types = [w for w in index if w]
+    counts = counts[: len(types)]
+    vocab = Vocab.from_counts(types, counts, min_count, max_size)
+    if len(vocab) < 2:
+        best = int(counts.max())
+        raise W2VError(f"only {len(vocab)} word type(s) occur at least {min_count} times "
+                       f"(the most frequent occurs {best} times): lower --min-count or use a larger corpus")
+    return vocab
 
 
 def ensure_free_space(folder: str | os.PathLike, needed: int, doing: str) -> None:

@@ -42,6 +42,7 @@ from .distributed import Group, Replica, Round
 from .engines import Chunk, Engine, Loss, make_engine
 from .errors import W2VError
 from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
+from .phrases import FILE as PHRASES_FILE, PhraseSettings, write_tsv as write_phrases
 from .runs import DIVERGED, FINISHED, RUNNING, DamagedCheckpoint, Run, atomic_save_npy, atomic_write_json
 from .vectors import WordVectors
 
@@ -313,9 +314,13 @@ def _read_corpus(run: Run, corpus: Path, cfg: TrainConfig, emit, group: Group) -
         run.write_status(state="running", phase="reading corpus")
         t0 = time.time()
         vocab, stats = scan_corpus(corpus, run.ids_path, cfg.keep_punct, cfg.min_count,
-                                   cfg.max_vocab or None, progress=lambda n: run.write_status(words_read=n))
+                                   cfg.max_vocab or None, progress=lambda n: run.write_status(words_read=n),
+                                   text_field=cfg.text_field, phrases=PhraseSettings.of(cfg))
+        if cfg.phrases:
+            write_phrases(run.path / PHRASES_FILE, stats.phrases)
         vocab.save(run.vocab_path)
         emit({"event": "vocab", "tokens": stats.tokens, "types": stats.types, "vocab_size": len(vocab),
+              "phrases": len(stats.phrases),
               "vocab_tokens": vocab.total, "seconds": round(time.time() - t0, 3)})
         return vocab, stats.tokens
     read = group.on_main(read)  # the other ranks wait for its vocabulary and encoded corpus

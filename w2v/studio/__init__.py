@@ -3,7 +3,9 @@
     paths         the app's folders (runs, corpora, vectors) from the environment
     uploads       storing an uploaded corpus or vectors file: checked, bounded, never overwriting
     corpora       the corpora a page can pick from (the sample, then uploads)
-    corpus_stats  what the Corpus page shows: counts, Zipf, vocabulary at a min_count, the pipeline
+    corpus_stats  what the Corpus page shows: counts, Zipf, vocabulary at a min_count, the pipeline,
+                  phrases
+    tables        a table corpus's preview and the column to offer as its text field
     form          the Train form, generated from TrainConfig's settings schema
     estimate      the pre-flight estimate; its calibration runs as its own trainer process
     jobs          training jobs: one at a time, launched, stopped, resumed, deleted

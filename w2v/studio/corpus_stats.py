@@ -22,11 +22,14 @@ from typing import Callable
 
 import numpy as np
 
+from .. import phrases
 from ..corpus import Vocab, compression, iter_token_blocks, make_pairs, reduced_windows, subsample
+from ..phrases import PhraseSettings
 
 
 MAX_TYPES = 1_000_000  # word types held while counting (about 150 MB at most)
 _SLICE = 1 << 16  # tokens counted between two checks of the bound
+PHRASE_TOKENS = 3_000_000  # tokens the page looks for phrases in (a few seconds; pairs held stay bounded)
 
 
 class TypeCounter:
@@ -75,15 +78,16 @@ def approximation(s: CorpusSummary) -> str | None:
 
 def summarize(path: str | os.PathLike, keep_punct: bool = False,
               progress: Callable[[int], None] | None = None,
-              n_examples: int = 40, example_len: int = 24, max_types: int | None = None) -> CorpusSummary:
-    """Stream `path` once: word counts (at most `max_types` types held, MAX_TYPES by default: see
-    TypeCounter), paragraph count and the first `n_examples` passages (a paragraph, cut to
-    `example_len` tokens). `progress(tokens_read)` is called per block."""
+              n_examples: int = 40, example_len: int = 24, max_types: int | None = None,
+              text_field: str = "") -> CorpusSummary:
+    """Stream `path` once (a table's `text_field`): word counts (at most `max_types` types held,
+    MAX_TYPES by default: see TypeCounter), paragraph count and the first `n_examples` passages
+    (a paragraph, cut to `example_len` tokens). `progress(tokens_read)` is called per block."""
     counter = TypeCounter(max_types)
     tokens, paragraphs = 0, 1
     examples: list[list[str]] = []
     current: list[str] = []
-    for block in iter_token_blocks(path, keep_punct):
+    for block in iter_token_blocks(path, keep_punct, text_field=text_field):
         n_bound = block.count("")
         paragraphs += n_bound
         counter.update([t for t in block if t] if n_bound else block)
@@ -111,20 +115,41 @@ _CACHE: OrderedDict = OrderedDict()
 
 
 def summarize_cached(path: str | os.PathLike, keep_punct: bool = False,
-                     progress: Callable[[int], None] | None = None, keep: int = 4) -> CorpusSummary:
-    """`summarize`, remembered per (file, size, modification time, keep_punct) for this process,
-    so every page and every browser session reads a corpus once."""
+                     progress: Callable[[int], None] | None = None, keep: int = 4,
+                     text_field: str = "") -> CorpusSummary:
+    """`summarize`, remembered per (file, size, modification time, keep_punct, text_field) for
+    this process, so every page and every browser session reads a corpus once."""
+    return _remembered(("summary", keep_punct, text_field), path, keep,
+                       lambda p: summarize(p, keep_punct, progress, text_field=text_field))
+
+
+def phrases_cached(path: str | os.PathLike, settings: PhraseSettings, keep_punct: bool = False,
+                   text_field: str = "", max_tokens: int = PHRASE_TOKENS) -> dict:
+    """The phrases `settings` find in the first `max_tokens` tokens of the corpus (as training
+    with --phrases finds them, on that prefix), remembered like summarize_cached:
+    {"rows": [{"phrase", "count", "score", "pass"}], "tokens": tokens read, "whole": bool}."""
+    def compute(p):
+        blocks = iter_token_blocks(p, keep_punct, text_field=text_field)
+        found, n = phrases.find(blocks, settings, max_tokens)
+        rows = [{"phrase": q.text.replace(phrases.DELIMITER, " "), "count": q.count, "score": q.score,
+                 "pass": q.passno} for q in found]
+        return {"rows": rows, "tokens": n, "whole": n < max_tokens}
+    return _remembered(("phrases", settings, keep_punct, text_field), path, 4, compute)
+
+
+def _remembered(what: tuple, path, keep: int, compute):
+    """compute(path), remembered per (what, file, size, modification time), `keep` of each kind."""
     p = Path(path).resolve()
     st = p.stat() if p.exists() else None
-    key = (str(p), st and st.st_size, st and st.st_mtime_ns, keep_punct)
+    key = (*what, str(p), st and st.st_size, st and st.st_mtime_ns)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    s = summarize(p, keep_punct, progress)
-    _CACHE[key] = s
-    while len(_CACHE) > keep:
-        _CACHE.popitem(last=False)
-    return s
+    value = compute(p)
+    _CACHE[key] = value
+    while sum(k[0] == what[0] for k in _CACHE) > keep:
+        del _CACHE[next(k for k in _CACHE if k[0] == what[0])]
+    return value
 
 
 def vocab_at(s: CorpusSummary, min_count: int = 5, max_vocab: int = 0) -> Vocab:

@@ -39,7 +39,7 @@ def estimate(corpus: str | os.PathLike, cfg: TrainConfig, summary=None, calibrat
     'words_per_sec', 'seconds', 'note'}. With `calibrate`, words/s is measured by a one-epoch
     job on a prefix of the corpus and `seconds` follows from it; without (while a job trains,
     whose speed it would share), or when calibration fails, both stay None and 'note' says why."""
-    s = summary or corpus_stats.summarize_cached(corpus, cfg.keep_punct)
+    s = summary or corpus_stats.summarize_cached(corpus, cfg.keep_punct, text_field=cfg.text_field)
     vocab = corpus_stats.vocab_at(s, cfg.min_count, cfg.max_vocab)
     kept = vocab.total * corpus_stats.kept_share(vocab, cfg.sample)
     out = {"vocab_size": len(vocab), "vocab_tokens": vocab.total,
@@ -65,7 +65,7 @@ def words_per_sec(corpus: str | os.PathLike, cfg: TrainConfig, prefix_tokens: in
     deadline = time.monotonic() + limit_s
     small = dataclasses.replace(cfg, epochs=1, eval="none", probe_words=())
     with tempfile.TemporaryDirectory(prefix="w2v-calibrate-") as tmp:
-        prefix = _write_prefix(corpus, cfg.keep_punct, Path(tmp, "prefix.txt"), prefix_tokens)
+        prefix = _write_prefix(corpus, cfg, Path(tmp, "prefix.txt"), prefix_tokens)
         for attempt, c in enumerate((small, dataclasses.replace(small, min_count=1, max_vocab=0))):
             run = Run(Path(tmp, f"run{attempt}"))
             rc, why = _train(prefix, run.path, c, deadline - time.monotonic())
@@ -79,10 +79,10 @@ def words_per_sec(corpus: str | os.PathLike, cfg: TrainConfig, prefix_tokens: in
     return None, f"calibration failed: {why or f'the trainer exited with status {rc}'}"
 
 
-def _write_prefix(corpus, keep_punct: bool, path: Path, prefix_tokens: int) -> Path:
-    """The first `prefix_tokens` tokens of `corpus` as plain text, paragraphs kept."""
+def _write_prefix(corpus, cfg: TrainConfig, path: Path, prefix_tokens: int) -> Path:
+    """The first `prefix_tokens` tokens of `corpus` (a table's text field) as plain text, paragraphs kept."""
     text, n = [], 0
-    for block in iter_token_blocks(corpus, keep_punct):
+    for block in iter_token_blocks(corpus, cfg.keep_punct, text_field=cfg.text_field):
         text.append(" ".join(t if t else "\n\n" for t in block))
         n += len(block)
         if n >= prefix_tokens:

@@ -1,4 +1,5 @@
-"""Storing what a browser uploads: a corpus (text, .gz, .bz2, .xz) or a vectors file.
+"""Storing what a browser uploads: a corpus (text, .gz, .bz2, .xz, a .zip of .txt files, a .jsonl,
+.csv or .tsv table) or a vectors file.
 
 Both go through `store`: the bytes are written to a hidden temporary file in the target folder,
 checked as the trainer or the loader would read them, and only then linked into place under a
@@ -15,11 +16,13 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 import zlib
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from ..corpus import OPENERS, compression, iter_token_blocks
+from .. import formats
+from ..corpus import compression, iter_token_blocks
 from ..errors import W2VError
 from ..runs import safe_name
 from .paths import corpora_dir, vectors_dir
@@ -27,7 +30,7 @@ from .paths import corpora_dir, vectors_dir
 MIN_WORDS = 100  # an upload with fewer words cannot train anything
 STALE_SECONDS = 3600  # a temporary upload file this old was left by a crashed server: removed
 PIECE = 1 << 20
-CORPUS_SUFFIXES = (".txt", ".gz", ".bz2", ".xz")
+CORPUS_SUFFIXES = (".txt", ".gz", ".bz2", ".xz", ".zip", ".jsonl", ".csv", ".tsv")
 VECTOR_SUFFIXES = (".txt", ".vec", ".bin", ".w2v")
 TEMP_PREFIX = ".upload-"
 
@@ -45,23 +48,35 @@ def max_ratio() -> float:
 
 
 def save_corpus(filename: str, data: bytes | BinaryIO, min_words: int = MIN_WORDS) -> Path:
-    """Store an uploaded corpus in the corpora folder; refused (W2VError) when it is empty,
-    binary, not UTF-8, a truncated archive, too large once decompressed, compressed implausibly
-    well, or shorter than `min_words` words. The check streams the file once (decompressing
-    and decoding, never tokenising all of it), so it ends in seconds."""
+    """Store an uploaded corpus (any of CORPUS_SUFFIXES: text, a .zip of .txt files, a .jsonl,
+    .csv or .tsv table) in the corpora folder; refused (W2VError) when it is empty, binary, not
+    UTF-8, a truncated archive, too large once decompressed, compressed implausibly well (each
+    member of a zip too), a table with a malformed line, or shorter than `min_words` words (in
+    one field of a table). The check streams the file once (decompressing and decoding, never
+    tokenising all of it, parsing every record of a table), so it ends in seconds."""
     def check(tmp: Path, name: str) -> str:
+        check_text(tmp, name)
+        kind = formats.kind(tmp)
+        table = None if kind == "zip" else formats.table_kind(name)
+        if table:
+            formats.check_table(tmp, table, name, min_words)
+        else:
+            _check_words(tmp, name, min_words)
+        if kind == "zip":
+            return ".zip"
         with open(tmp, "rb") as f:
-            kind = compression(f.read(8))
-        check_text(tmp, name, kind)
-        words = 0
-        for block in iter_token_blocks(tmp):  # a corpus has enough words as soon as it has them
-            words += len(block) - block.count("")
-            if words >= min_words:
-                break
-        if words < min_words:
-            raise W2VError(f"{name} has only {words} words: upload a text with at least {min_words} words")
-        return ".txt" + (f".{kind}" if kind else "")
+            packed = compression(f.read(8))
+        return (f".{table}" if table else ".txt") + (f".{packed}" if packed else "")
     return store(corpora_dir(), filename or "corpus", data, CORPUS_SUFFIXES, check, "the corpora folder", "corpus")
+
+
+def _check_words(tmp: Path, name: str, min_words: int) -> None:
+    words = 0
+    for block in iter_token_blocks(tmp):  # a corpus has enough words as soon as it has them
+        words += len(block) - block.count("")
+        if words >= min_words:
+            return
+    raise W2VError(f"{name} has only {words} words: upload a text with at least {min_words} words")
 
 
 def save_vectors(filename: str, data: bytes | BinaryIO) -> Path:
@@ -75,30 +90,31 @@ def save_vectors(filename: str, data: bytes | BinaryIO) -> Path:
     return store(vectors_dir(), filename or "vectors", data, VECTOR_SUFFIXES, check, "the vectors folder", "vectors")
 
 
-def check_text(path: Path, name: str, kind: str | None) -> int:
-    """Stream `path` once, decompressing and decoding: refuse binary content, bytes that are not
-    UTF-8, a truncated archive, more than max_text_bytes() of text, or a compression ratio above
-    max_ratio(); stop at the first of these. Returns the decompressed size."""
+def check_text(path: Path, name: str) -> int:
+    """Stream every text part of `path` once (the file, or each text member of a zip),
+    decompressing and decoding: refuse binary content, bytes that are not UTF-8, a truncated
+    archive, more than max_text_bytes() of text in all, or a compression ratio above max_ratio()
+    (of a member, or of the whole archive); stop at the first of these. Returns the decompressed size."""
     size, limit, ratio = path.stat().st_size, max_text_bytes(), max_ratio()
-    opener = OPENERS[kind]
-    decoder, total = codecs.getincrementaldecoder("utf-8")("strict"), 0
+    total = 0
     try:
-        with opener(path, "rb") as f:
-            while piece := f.read(PIECE):
-                total += len(piece)
+        for label, raw, packed in formats.binary_parts(path):
+            decoder, part = codecs.getincrementaldecoder("utf-8")("strict"), 0
+            while piece := raw.read(PIECE):
+                total, part = total + len(piece), part + len(piece)
                 if total > limit:
                     raise W2VError(f"{name} holds more than {limit / 2**20:,.0f} MiB of text: upload a "
                                    "smaller corpus (or raise W2V_MAX_CORPUS_MB where the app runs)")
-                if kind and total > 16 * PIECE and total > ratio * size:
-                    raise W2VError(f"{name} expands more than {ratio:g}x when decompressed, which text does "
+                if total > 16 * PIECE and (part > ratio * packed or total > ratio * size):
+                    raise W2VError(f"{label} expands more than {ratio:g}x when decompressed, which text does "
                                    "not: upload the text itself (or raise W2V_MAX_COMPRESSION_RATIO)")
                 if b"\x00" in piece:
-                    raise W2VError(f"{name} looks like a binary file, not text: upload a plain UTF-8 text file")
+                    raise W2VError(f"{label} looks like a binary file, not text: upload a plain UTF-8 text file")
                 decoder.decode(piece)
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise W2VError(f"{name} is not UTF-8 text: convert it to UTF-8 first") from None
-    except (EOFError, OSError, zlib.error, lzma.LZMAError) as e:
+    except (EOFError, OSError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as e:
         raise W2VError(f"{name} could not be read ({e.__class__.__name__}); is the archive complete? "
                        "Re-create or re-upload it") from None
     return total
