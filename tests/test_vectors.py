@@ -203,3 +203,20 @@ def test_find_a_phrase_typed_as_words_and_another_case():
     gn = WordVectors(["Los_Angeles", "los_angeles"], np.eye(2, dtype=np.float32))
     assert gn.find("los angeles") == "los_angeles" and gn.find("LOS ANGELES") == "los_angeles"
     assert WordVectors(["LA_x", "La_x"], np.eye(2, dtype=np.float32)).find("la x") == "LA_x"  # most frequent
+
+
+@pytest.mark.parametrize("rows", [4, 16, 100])
+def test_the_first_bad_line_is_the_one_named(tmp_path, monkeypatch, rows):
+    monkeypatch.setattr(vectors, "TEXT_ROWS", rows)  # the bad lines in one group, or in groups parsed at once
+    lines = [f"w{i} 0.1 0.2" for i in range(60)]
+    lines[9] = "w9 0.1 nan"
+    lines[30] = "w30 " + "0.5 " * 10_000  # too long
+    lines[50] = "w50 0.1"
+    path = tmp_path / "v.txt"
+    path.write_text("60 2\n" + "\n".join(lines) + "\n")
+    with pytest.raises(W2VError, match="line 11 holds NaN"):
+        WordVectors.load(path)
+    lines[9] = "w9 0.1 0.2"
+    path.write_text("60 2\n" + "\n".join(lines) + "\n")
+    with pytest.raises(W2VError, match="line 32 is over"):
+        WordVectors.load(path)

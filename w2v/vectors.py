@@ -15,10 +15,12 @@ Numpy only: this module never imports torch, so the app's server stays free of i
 
 from __future__ import annotations
 
+import collections
 import csv
 import io
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -33,6 +35,7 @@ MAX_WORD_BYTES = 1000  # a word longer than this marks a corrupt file
 NUMBER_BYTES = 32  # room for one number of a text file and its space ("-1.2345678901234567e-308 ")
 BLOCK_BYTES = 1 << 20  # binary files are read in blocks of this many bytes
 TEXT_ROWS, TEXT_BYTES = 16384, 32 << 20  # text files are parsed in groups of at most these rows, bytes
+PARSERS = 2  # groups of a text file parsed at once, in threads
 MAX_DIM = 100_000
 FORMATS = {  # what sniff() tells apart
     "word2vec": "word2vec text: a header line '<words> <dimensions>', then a word and its numbers a "
@@ -399,35 +402,62 @@ def _finite(vecs: np.ndarray, name: str, where) -> None:
 
 def _read_text(f, n: int | None, d: int, name: str, first: int = 2):
     """`n` rows of a text file (a word and `d` numbers a line; with n None, up to the end, as
-    GloVe has no header), its first row on line `first`. Lines are read one at a time, none
-    longer than text_line_limit(d), and parsed a group at a time (_text_rows)."""
-    limit = text_line_limit(d)
+    GloVe has no header), its first row on line `first`: groups of lines (_text_groups) parsed
+    PARSERS at a time (pandas' parser releases the GIL), each group's rows kept in order."""
     said = "its header says" if first > 1 else "its first line has"  # where d comes from
     words: list[str] = []
     vecs = np.empty((n, d), np.float32) if n is not None else None
-    pieces, group, size = [], [], 0
-    while True:
-        line = f.readline(limit + 1) if n is None or len(words) + len(group) < n else b""
-        if len(line) > limit:
-            raise W2VError(f"{name} line {first + len(words) + len(group)} is over {limit:,} bytes, too "
-                           f"long for a word and the {d} numbers {said}: the file is "
-                           "corrupt or its header is wrong")
-        if line:
-            group.append(line)
-            size += len(line)
-        if group and (not line or len(group) == TEXT_ROWS or size >= TEXT_BYTES):
-            w, v = _text_rows(group, d, name, first + len(words), said)
-            if vecs is None:
-                pieces.append(v)
-            else:
-                vecs[len(words):len(words) + len(w)] = v
-            words += w
-            group, size = [], 0
-        if not line:
-            break
+    pieces: list[np.ndarray] = []
+
+    def keep(job) -> None:  # the next group's rows, or its complaint
+        w, v = job.result()
+        if vecs is None:
+            pieces.append(v)
+        else:
+            vecs[len(words):len(words) + len(w)] = v
+        words.extend(w)
+
+    with ThreadPoolExecutor(PARSERS) as pool:
+        pending: collections.deque = collections.deque()
+        for line, group, problem in _text_groups(f, n, d, name, first, said):
+            if problem is not None:
+                while pending:  # a complaint about an earlier line comes first
+                    keep(pending.popleft())
+                raise problem
+            pending.append(pool.submit(_text_rows, group, d, name, line, said))
+            if len(pending) > PARSERS:
+                keep(pending.popleft())
+        while pending:
+            keep(pending.popleft())
     if n is not None and len(words) < n:
         raise W2VError(f"{name} ends after {len(words):,} of the {n:,} words its header promises")
     return words, vecs if vecs is not None else np.concatenate(pieces or [np.empty((0, d), np.float32)])
+
+
+def _text_groups(f, n: int | None, d: int, name: str, first: int, said: str):
+    """(line number, lines, None) for each group of at most TEXT_ROWS lines (TEXT_BYTES bytes)
+    of the `n` rows (None: all) of f, read one line at a time; then, for a line longer than
+    text_line_limit(d), (its number, [], the W2VError that refuses it)."""
+    limit, line, left = text_line_limit(d), first, n
+    group, size = [], 0
+    while left is None or left > 0:
+        row = f.readline(limit + 1)
+        if len(row) > limit:
+            if group:  # the rows before it first: a complaint about one of them comes first
+                yield line, group, None
+            yield line + len(group), [], W2VError(
+                f"{name} line {line + len(group)} is over {limit:,} bytes, too long for a word and the "
+                f"{d} numbers {said}: the file is corrupt or its header is wrong")
+            return
+        if row:
+            group.append(row)
+            size += len(row)
+            left = None if left is None else left - 1
+        if group and (not row or left == 0 or len(group) == TEXT_ROWS or size >= TEXT_BYTES):
+            yield line, group, None
+            line, group, size = line + len(group), [], 0
+        if not row:
+            return
 
 
 def _text_rows(lines: list[bytes], d: int, name: str, first: int, said: str):
