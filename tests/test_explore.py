@@ -297,3 +297,16 @@ def test_studio_modules_import_neither_torch_nor_streamlit(module):
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             names.add(node.module.split(".")[0])
     assert not names & {"torch", "streamlit"}
+
+
+def test_what_a_page_says_of_a_vectors_file_read_up_to_a_limit(tmp_path):
+    wv = WordVectors([f"w{i}" for i in range(50)], np.ones((50, 4), np.float32))
+    wv.save_word2vec(tmp_path / "v.bin", binary=True)
+    info, default = sources.file_limit(tmp_path / "v.bin")
+    assert (info.format, info.words, info.dim, default) == ("word2vec-binary", 50, 4, 50)
+    assert sources.limit_text(info, 50) == "All 50 words of this word2vec binary file."
+    assert sources.limit_text(info, 20).startswith("Its 20 most frequent words (the first in the file) of 50")
+    (tmp_path / "g.txt").write_text("".join(f"w{i} 1 2 3\n" for i in range(50)))
+    info, default = sources.file_limit(tmp_path / "g.txt")
+    assert (info.format, info.dim, default) == ("glove", 3, sources.DEFAULT_WORDS)
+    assert "of about 54" in sources.limit_text(info, 10)  # estimated from the first line: 490 bytes // 9

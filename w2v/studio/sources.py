@@ -116,9 +116,9 @@ def file_limit(path: str) -> tuple[VectorsFile, int]:
 def limit_text(info: VectorsFile, limit: int) -> str:
     """What a page says of a vectors file read up to `limit` words."""
     kind = FORMATS[info.format].split(":")[0]
-    about = "" if info.header else "about "
-    if info.header and limit >= info.words:
-        return f"All {info.words:,} words of this {kind} file."
+    about = "" if info.header else "about "  # GloVe has no header: its words are estimated
+    if limit >= info.words:
+        return f"All {about}{info.words:,} words of this {kind} file."
     return (f"Its {limit:,} most frequent words (the first in the file) of {about}{info.words:,}: "
             "raise the number to load more.")
 
