@@ -75,6 +75,8 @@ from w2v.vectors import TABLES  # noqa: E402
 
 NO_VECTORS = "No vectors yet: train a run on the Train page{train}, or upload a word2vec file {upload}."
 CHECKPOINT_HELP = "The vectors at the start of an epoch (epoch 0 = random initialisation)."
+WORDS_HELP = ("Vectors files list their words most frequent first: the first ones load in seconds even "
+              "from a file of millions. Raise the number to load more (each word takes memory).")
 TABLE_HELP = "Input vectors (word2vec's usual output), output (context) vectors, or their average."
 
 
@@ -129,11 +131,23 @@ def pick_vectors(found: list, keys: tuple, side: str = "", columns=None, before_
     where = columns or (st, st, st)
     name = f" {side}" if side else ""
     src = where[0].selectbox(f"Vectors{name}", found, format_func=lambda s: s.label, key=keys[0])
-    ckpt = vector_sources.FINAL
-    if keys[1]:
+    ckpt, limit = vector_sources.FINAL, None
+    if not src.is_run:  # a file has no checkpoints: in their place, how many of its words to load
+        limit = word_limit(src, where[1], f"{keys[0]}_words", name)
+    elif keys[1]:
         ckpt = where[1].selectbox(f"Checkpoint{name}", src.checkpoint_labels(), key=keys[1],
                                   index=vector_sources.default_checkpoint(src, before_last),
-                                  disabled=not src.is_run, help=CHECKPOINT_HELP)
+                                  help=CHECKPOINT_HELP)
     table = where[2].radio(f"Table{name}", TABLES, horizontal=True, key=keys[2], disabled=not src.is_run,
                            help=TABLE_HELP)
-    return src, vector_sources.choose(src, table, ckpt)
+    return src, vector_sources.choose(src, table, ckpt, limit)
+
+
+def word_limit(src, where, key: str, name: str = "") -> int:
+    """How many words of the vectors file `src` to load, its most frequent first: a number that
+    starts at sources.DEFAULT_WORDS (or all of a smaller file), with what that covers below."""
+    info, default = or_stop(vector_sources.file_limit, src.path)
+    limit = where.number_input(f"Words to load{name}", 1, info.words if info.header else None, default,
+                               step=vector_sources.DEFAULT_WORDS, key=f"{key}:{src.path}", help=WORDS_HELP)
+    where.caption(vector_sources.limit_text(info, int(limit)))
+    return int(limit)

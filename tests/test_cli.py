@@ -138,3 +138,43 @@ def test_sigterm_saves_a_checkpoint_and_resume_finishes(tmp_path):
     assert cfg["train"]["epochs"] == 20
     assert r.returncode == 0, r.stderr
     assert json.loads((run / "status.json").read_text())["state"] == "finished"
+
+
+@pytest.fixture
+def phrases(tmp_path):
+    """A GloVe file (no header) of 200 words, phrase tokens among them; the second word is the
+    nearest to new_york."""
+    import numpy as np
+    rng = np.random.default_rng(4)
+    words = ["new_york", "brooklyn", "the"] + [f"w{i}" for i in range(197)]
+    vecs = rng.normal(size=(200, 8))
+    vecs[1] = vecs[0] + 0.01
+    path = tmp_path / "glove.txt"
+    path.write_text("".join(f"{w} {' '.join(f'{x:.6f}' for x in v)}\n" for w, v in zip(words, vecs)))
+    return path
+
+
+def test_neighbors_of_a_phrase_typed_as_words_within_a_limit(phrases):
+    r = w2v("neighbors", phrases, "New York", "-k", "3", "--limit", "50", "--json")
+    assert r.returncode == 0, r.stderr
+    out = [w for w, _ in json.loads(r.stdout)]
+    assert out[0] == "brooklyn" and "new_york" not in out
+    assert all(w in ("brooklyn", "the") or int(w[1:]) < 47 for w in out)  # the first 50 words only
+    r = w2v("neighbors", phrases, "w150", "--limit", "50")
+    assert r.returncode == 2 and "not in the vocabulary of 50 words" in r.stderr
+    r = w2v("neighbors", phrases, "w150", "--limit", "0")
+    assert r.returncode == 2 and "--limit must be at least 1" in r.stderr
+
+
+def test_evaluate_with_a_limit_reads_the_first_words(tmp_path):
+    questions = tmp_path / "q.txt"
+    questions.write_text(": s\nw1 w2 w3 w4\nw1 w2 w3 w150\n")
+    import numpy as np
+    from w2v.vectors import WordVectors
+    path = tmp_path / "v.bin"
+    WordVectors([f"w{i}" for i in range(200)], np.random.default_rng(0).normal(size=(200, 8))).save_word2vec(
+        path, binary=True)
+    full = json.loads(w2v("evaluate", path, "--analogies", questions, "--json").stdout)
+    r = w2v("evaluate", path, "--analogies", questions, "--limit", "100", "--json")
+    assert r.returncode == 0, r.stderr
+    assert (full["analogy_total"], json.loads(r.stdout)["analogy_total"]) == (2, 1)

@@ -84,6 +84,15 @@ def test_lookup_suggests_close_spellings_instead_of_failing(wv):
         words.neighbours(wv, "g1w2x")
 
 
+def test_every_word_field_finds_a_phrase_typed_as_words():
+    wv = WordVectors(["new_york", "los_angeles", "the", "New_Jersey", "a"], np.eye(5, dtype=np.float32))
+    assert words.lookup(wv, "New York") == ("new_york", [])
+    assert words.lookup(wv, "new jersey") == ("New_Jersey", [])  # another case: GoogleNews' phrases
+    assert words.lookup(wv, "new yrok") == (None, ["new_york"])
+    assert words.known(wv, "los angeles", "the") == ["los_angeles", "the"]  # analogies, similarity, map
+    assert words.neighbours(wv, "los angeles", 2).word[0] in wv
+
+
 def test_neighbours_of_a_planted_word_are_its_group(wv, tiny_run):
     _, groups = tiny_run
     df = words.neighbours(wv, "g3w0", 5)
@@ -226,14 +235,15 @@ def test_a_choice_of_vectors_and_its_recorded_scores(env, tmp_path):
     assert sources.default_checkpoint(src) == 0
     assert src.checkpoint_labels()[sources.default_checkpoint(src, before_last=True)] == "epoch 1"
     final = sources.choose(src, "output", "final")
-    assert final == (src.kind, src.path, "output", None, sources.stamp(run)) and hash(final)
+    assert final == (src.kind, src.path, "output", None, sources.stamp(run), None) and hash(final)
     epoch = sources.choose(src, "input", "epoch 1")
     assert epoch.checkpoint == dict(src.checkpoints)["epoch 1"]
     np.testing.assert_allclose(sources.load_vectors(*epoch).vectors,
                                sources.load_vectors("run", str(run), "input", epoch.checkpoint).vectors)
     assert sources.recorded_scores(final) is None  # only the input table's scores are stored
     f = sources.Source("file", str(tmp_path / "v.txt"), "v.txt")
-    assert sources.choose(f, "average", "epoch 1") == ("file", f.path, "input", None, 0)
+    assert sources.choose(f, "average", "epoch 1") == ("file", f.path, "input", None, 0, sources.DEFAULT_WORDS)
+    assert sources.choose(f, limit=7).limit == 7
     assert sources.default_checkpoint(f, before_last=True) == 0
     assert Corpus.of_source("file", f.path) is None
 
@@ -287,3 +297,16 @@ def test_studio_modules_import_neither_torch_nor_streamlit(module):
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             names.add(node.module.split(".")[0])
     assert not names & {"torch", "streamlit"}
+
+
+def test_what_a_page_says_of_a_vectors_file_read_up_to_a_limit(tmp_path):
+    wv = WordVectors([f"w{i}" for i in range(50)], np.ones((50, 4), np.float32))
+    wv.save_word2vec(tmp_path / "v.bin", binary=True)
+    info, default = sources.file_limit(tmp_path / "v.bin")
+    assert (info.format, info.words, info.dim, default) == ("word2vec-binary", 50, 4, 50)
+    assert sources.limit_text(info, 50) == "All 50 words of this word2vec binary file."
+    assert sources.limit_text(info, 20).startswith("Its 20 most frequent words (the first in the file) of 50")
+    (tmp_path / "g.txt").write_text("".join(f"w{i} 1 2 3\n" for i in range(50)))
+    info, default = sources.file_limit(tmp_path / "g.txt")
+    assert (info.format, info.dim, default) == ("glove", 3, sources.DEFAULT_WORDS)
+    assert "of about 54" in sources.limit_text(info, 10)  # estimated from the first line: 490 bytes // 9

@@ -4,8 +4,10 @@ A plotly click cannot be made headless: the map test sets the chart's selection 
 session_state, which is what a click in the browser sends."""
 
 import json
+import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -152,3 +154,24 @@ def test_pages_without_vectors_say_what_to_do(tmp_path, monkeypatch):
     for name in ("neighbours", "map", "compare"):
         at = page(name).run()
         assert not at.exception and "No vectors yet" in at.info[0].value
+
+
+def test_a_vectors_folder_file_opens_with_a_word_limit_that_can_be_raised(env, monkeypatch):
+    from w2v.studio import sources
+    from w2v.vectors import WordVectors
+    monkeypatch.setattr(sources, "DEFAULT_WORDS", 120)  # as 100,000 words of a file of millions
+    folder = Path(os.environ["W2V_VECTORS_DIR"])
+    folder.mkdir()
+    words = [f"v{i}" for i in range(300)]
+    WordVectors(words, np.random.default_rng(0).normal(size=(300, 8))).save_word2vec(folder / "big.bin", binary=True)
+    at = page("neighbours").run()
+    at.selectbox(key="nb_source").set_value(sources.sources()[-1]).run()
+    limit = at.number_input[0]
+    assert not at.exception and limit.label == "Words to load" and limit.value == 120
+    assert "120 most frequent words (the first in the file) of 300" in texts(at, "caption")
+    assert "120 words × 8 dimensions" in texts(at, "caption")
+    at.text_input(key="nb_word").set_value("v200").run()
+    assert "not in the vocabulary" in texts(at, "warning")  # beyond the words loaded
+    limit.set_value(300).run()
+    assert "All 300 words of this word2vec binary file" in texts(at, "caption")
+    assert "300 words × 8 dimensions" in texts(at, "caption") and at.dataframe[0].value.word[0].startswith("v")

@@ -3,6 +3,7 @@ import pytest
 from gensim.models import KeyedVectors
 
 from w2v.errors import W2VError
+from w2v import vectors
 from w2v.vectors import WordVectors
 
 
@@ -96,3 +97,126 @@ def test_ragged_rows_and_garbage_are_refused(tmp_path):
     path.write_text("hello world\n")
     with pytest.raises(W2VError, match="not a word2vec file"):
         WordVectors.load_word2vec(path)
+
+
+# ---------------------------------------------------------------- the formats people have
+
+def _glove(wv, path, trailing=""):
+    """wv as a GloVe file (no header), or with trailing=" " as fastText writes each line."""
+    path.write_text("".join(f"{w} {' '.join(f'{x:.6g}' for x in v)}{trailing}\n"
+                            for w, v in zip(wv.index_to_key, wv.vectors)))
+    return path
+
+
+def test_glove_and_fasttext_files_read_as_gensim_reads_them(wv, tmp_path):
+    glove = _glove(wv, tmp_path / "glove.txt")
+    kv = KeyedVectors.load_word2vec_format(str(glove), no_header=True)
+    back = WordVectors.load(glove)
+    assert back.index_to_key == kv.index_to_key == wv.index_to_key
+    assert np.array_equal(back.vectors, kv.vectors)
+    assert vectors.sniff(glove).format == "glove" and vectors.sniff(glove).dim == 16
+    vec = tmp_path / "wiki.vec"  # fastText: a header, and a space before each newline
+    vec.write_text(f"{len(wv)} 16\n" + _glove(wv, tmp_path / "body", trailing=" ").read_text())
+    kv = KeyedVectors.load_word2vec_format(str(vec))
+    back = WordVectors.load(vec)
+    assert back.index_to_key == kv.index_to_key and np.array_equal(back.vectors, kv.vectors)
+    assert vectors.sniff(vec).format == "word2vec" and vectors.sniff(vec).words == 300
+
+
+@pytest.mark.parametrize("fmt", ["word2vec", "word2vec-binary", "glove"])
+def test_limit_reads_the_most_frequent_words_as_gensims_limit(wv, tmp_path, fmt):
+    path = tmp_path / "v"
+    if fmt == "glove":
+        _glove(wv, path)
+    else:
+        wv.save_word2vec(path, binary=fmt == "word2vec-binary")
+    kv = KeyedVectors.load_word2vec_format(str(path), binary=fmt == "word2vec-binary", limit=37,
+                                           no_header=fmt == "glove")
+    back = WordVectors.load(path, limit=37)
+    assert vectors.sniff(path).format == fmt
+    assert back.index_to_key == kv.index_to_key == wv.index_to_key[:37]
+    assert np.allclose(back.vectors, kv.vectors, atol=1e-6)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_limit_reads_nothing_after_its_words(wv, tmp_path, binary):
+    path = tmp_path / "v"
+    wv.save_word2vec(path, binary=binary)
+    data = path.read_bytes()
+    cut = data.index(b"\nw40 " if not binary else b"w40 ")
+    path.write_bytes(data[:cut + 1] + b"\xff" * (len(data) - cut - 1))  # garbage after w39
+    assert WordVectors.load(path, limit=40).index_to_key == wv.index_to_key[:40]
+    with pytest.raises(W2VError):
+        WordVectors.load(path, limit=41)
+
+
+def test_text_rows_parsed_in_groups_agree_with_one_by_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(vectors, "TEXT_ROWS", 7)  # many groups, and rows of every kind in them
+    words = ["the", "NA", "null", "nan", '"quoted"', "#hash", "1.5", "café", "東京", "a,b", "x\xa0y"]
+    words += [f"w{i}" for i in range(40)]
+    rows = np.random.default_rng(2).normal(size=(len(words), 5)).astype(np.float32)
+    path = tmp_path / "v.txt"
+    path.write_text(f"{len(words)} 5\n" + "".join(f"{w} {' '.join(map(repr, map(float, v)))}\n"
+                                                  for w, v in zip(words, rows)), encoding="utf-8")
+    kv = KeyedVectors.load_word2vec_format(str(path))
+    back = WordVectors.load(path)
+    assert back.index_to_key == kv.index_to_key == words
+    assert np.array_equal(back.vectors, kv.vectors)
+
+
+@pytest.mark.parametrize("bad,message", [
+    ("w30 0.1 0.2 0.3 0.4", "line 32 has 4 numbers where its header says 5"),
+    ("w30 0.1 0.2 0.3 0.4 0.5 0.6", "line 32 has 6 numbers where its header says 5"),
+    ("w30 0.1 0.2 x 0.4 0.5", "line 32 holds something that is not a number"),
+    ("w30 0.1 0.2 nan 0.4 0.5", "line 32 holds NaN or infinity"),
+    ("", "line 32 has 0 numbers"),
+])
+def test_a_bad_row_inside_a_group_is_named_by_its_line(tmp_path, monkeypatch, bad, message):
+    monkeypatch.setattr(vectors, "TEXT_ROWS", 16)
+    lines = [f"w{i} 0.1 0.2 0.3 0.4 0.5" for i in range(40)]
+    lines[30] = bad
+    path = tmp_path / "v.txt"
+    path.write_text("40 5\n" + "\n".join(lines) + "\n")
+    with pytest.raises(W2VError, match=message):
+        WordVectors.load(path)
+    path.write_text("\n".join(lines) + "\n")  # the same rows as GloVe: one line earlier
+    with pytest.raises(W2VError, match=message.replace("32", "31").replace("header says", "first line has")):
+        WordVectors.load(path)
+
+
+def test_not_a_vectors_file_says_which_formats_are_read(tmp_path):
+    path = tmp_path / "prose.txt"
+    path.write_text("hello world\nthis is text\n")
+    with pytest.raises(W2VError, match="not a word2vec file nor GloVe"):
+        WordVectors.load(path)
+
+
+# ---------------------------------------------------------------- phrases and case
+
+def test_find_a_phrase_typed_as_words_and_another_case():
+    wv = WordVectors(["new_york", "New_York", "Paris", "the", "los_angeles"], np.eye(5, dtype=np.float32))
+    assert wv.find("the") == "the" and wv.find(" The ") == "the"
+    assert wv.find("new york") == "new_york" and wv.find("New  York") == "New_York"
+    assert wv.find("NEW YORK") == "new_york"  # lower-cased
+    assert wv.find("paris") == "Paris" and wv.find("Los Angeles") == "los_angeles"  # another case
+    assert wv.find("new") is None and wv.find("") is None and wv.find("york new") is None
+    gn = WordVectors(["Los_Angeles", "los_angeles"], np.eye(2, dtype=np.float32))
+    assert gn.find("los angeles") == "los_angeles" and gn.find("LOS ANGELES") == "los_angeles"
+    assert WordVectors(["LA_x", "La_x"], np.eye(2, dtype=np.float32)).find("la x") == "LA_x"  # most frequent
+
+
+@pytest.mark.parametrize("rows", [4, 16, 100])
+def test_the_first_bad_line_is_the_one_named(tmp_path, monkeypatch, rows):
+    monkeypatch.setattr(vectors, "TEXT_ROWS", rows)  # the bad lines in one group, or in groups parsed at once
+    lines = [f"w{i} 0.1 0.2" for i in range(60)]
+    lines[9] = "w9 0.1 nan"
+    lines[30] = "w30 " + "0.5 " * 10_000  # too long
+    lines[50] = "w50 0.1"
+    path = tmp_path / "v.txt"
+    path.write_text("60 2\n" + "\n".join(lines) + "\n")
+    with pytest.raises(W2VError, match="line 11 holds NaN"):
+        WordVectors.load(path)
+    lines[9] = "w9 0.1 0.2"
+    path.write_text("60 2\n" + "\n".join(lines) + "\n")
+    with pytest.raises(W2VError, match="line 32 is over"):
+        WordVectors.load(path)

@@ -126,9 +126,11 @@ def _remove_new_run(out: Path, keep_folder: bool) -> None:
         out.mkdir(exist_ok=True)
 
 
-def _load(path: str, table: str = "input"):
+def _load(path: str, table: str = "input", limit: int | None = None):
     from .vectors import WordVectors
-    return WordVectors.load(path, table)
+    if limit is not None and limit < 1:
+        raise W2VError("--limit must be at least 1 (or leave it out to read every word)")
+    return WordVectors.load(path, table, limit)
 
 
 def _add_common(p) -> None:
@@ -136,9 +138,15 @@ def _add_common(p) -> None:
                    help="which table of a run: input (default), output or their average")
 
 
+def _add_limit(p) -> None:
+    p.add_argument("--limit", type=int, default=None, metavar="N",
+                   help="read only the N most frequent words (the first N of a vectors file), as "
+                        "gensim's limit: a GoogleNews-sized file in seconds (default: every word)")
+
+
 def cmd_evaluate(a) -> int:
     from .evaluate import evaluate
-    wv = _load(a.vectors, a.table)
+    wv = _load(a.vectors, a.table, a.limit)
     res = evaluate(wv, a.analogies, a.similarity)
     if a.json:
         print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in res.items()}))
@@ -155,14 +163,15 @@ def cmd_evaluate(a) -> int:
 
 
 def cmd_neighbors(a) -> int:
-    wv = _load(a.vectors, a.table)
-    if a.word not in wv:
-        close = wv.closest_words(a.word)
+    wv = _load(a.vectors, a.table, a.limit)
+    word = wv.find(a.word)  # as typed, lower-cased, "new york" as new_york, or in another case
+    if word is None:
+        close = wv.closest_words(wv.phrase(a.word))
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise W2VError(f"{a.word!r} is not in the vocabulary of {len(wv):,} words.{hint}")
     if a.k < 1:
         raise W2VError("-k must be at least 1")
-    res = wv.most_similar(a.word, topn=a.k)
+    res = wv.most_similar(word, topn=a.k)
     if a.json:
         print(json.dumps([[w, round(s, 6)] for w, s in res]))
     else:
@@ -200,12 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--similarity", default=str(DEFAULT_SIMILARITY), help="word-pair similarity file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
+    _add_limit(p)
     p = sub.add_parser("neighbors", aliases=["neighbours"], help="nearest neighbours of a word")
     p.add_argument("vectors", metavar="RUN_DIR_OR_VECTORS_FILE")
-    p.add_argument("word")
+    p.add_argument("word", help='a word, or a phrase typed as words ("new york" finds new_york)')
     p.add_argument("-k", type=int, default=10, help="how many neighbours (default 10)")
     p.add_argument("--json", action="store_true", help="print a JSON list of [word, score]")
     _add_common(p)
+    _add_limit(p)
     p = sub.add_parser("export", help="write vectors for gensim, word2vec or the Embedding Projector")
     p.add_argument("vectors", metavar="RUN_DIR")
     p.add_argument("--format", required=True, choices=["word2vec", "word2vec-binary", "projector"])

@@ -5,6 +5,12 @@ Analogies (questions-words.txt): a question a b c d is skipped when any word is 
 3CosAdd candidate among those words, the three question words excluded. Accuracy = correct /
 answered, overall and per section: the figure gensim's `evaluate_word_analogies` reports.
 
+Words are compared upper-cased, as gensim does, which matters only where two words differ in case
+alone (uploaded vectors such as GoogleNews: "Paris", "paris"): a question word is its most frequent
+case variant; among the five best candidates the first that is not a case variant of a question
+word is the answer (the fifth when all are); and the answer is right when it equals the expected
+word up to case. Where no two words differ only in case this is the plain best candidate.
+
 Similarity (wordsim353.tsv): Spearman correlation between human scores and cosines over the pairs
 whose words are both known; coverage says how many pairs that was.
 
@@ -28,9 +34,34 @@ DEFAULT_SIMILARITY = DATA_DIR / "wordsim353.tsv"
 BATCH = 1024  # analogy questions per product: a (BATCH, restrict_vocab) float32 block, 120 MB at most
 
 
+ANSWERS = 5  # gensim looks for its answer among this many best candidates
+
+
 def _case_insensitive_index(wv: WordVectors, restrict_vocab: int) -> dict[str, int]:
     # as gensim: among keys equal up to case, the most frequent (lowest index) wins
     return {w.upper(): i for i, w in reversed(list(enumerate(wv.index_to_key[:restrict_vocab])))}
+
+
+def _case_rows(wv: WordVectors, ok: dict[str, int], restrict_vocab: int) -> np.ndarray | None:
+    """For each of the first `restrict_vocab` words, the row of its most frequent case variant;
+    None when every word is its own (no two words differ in case alone)."""
+    rows = np.array([ok[w.upper()] for w in wv.index_to_key[:restrict_vocab]], dtype=np.int64)
+    return None if np.array_equal(rows, np.arange(len(rows))) else rows
+
+
+def _answers(scores: np.ndarray, asked: np.ndarray, case_rows: np.ndarray | None) -> np.ndarray:
+    """The answer row of each question: scores (n, V) with the question words' rows `asked`
+    (n, 3) already excluded. The best candidate; with case variants, gensim's choice among the
+    ANSWERS best, as the row of its most frequent case variant."""
+    if case_rows is None:
+        return scores.argmax(1)
+    k = min(ANSWERS, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]  # (n, k)
+    top = np.take_along_axis(top, np.argsort(-np.take_along_axis(scores, top, 1), 1, kind="stable"), 1)
+    cand = case_rows[top]  # (n, k)
+    fresh = ~(cand[:, :, None] == asked[:, None, :]).any(2)  # not a case variant of a question word
+    pick = np.where(fresh.any(1), fresh.argmax(1), k - 1)
+    return cand[np.arange(len(cand)), pick]
 
 
 def read_analogies(path: str | os.PathLike) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
@@ -59,6 +90,7 @@ def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOG
                        restrict_vocab: int = 30000, batch: int = BATCH) -> dict:
     """{accuracy, correct, total, skipped, sections: {name: {accuracy, correct, total}}}."""
     ok = _case_insensitive_index(wv, restrict_vocab)
+    case_rows = _case_rows(wv, ok, restrict_vocab)
     unit = np.ascontiguousarray(wv.unit[:restrict_vocab], dtype=np.float32)
     sections = {}
     correct_all = total_all = skipped = 0
@@ -73,7 +105,7 @@ def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOG
             query = unit[b] - unit[a] + unit[c]  # 3CosAdd; scaling does not change the argmax
             scores = query @ unit.T  # (n, V), float32
             scores[np.arange(len(idx))[:, None], idx[:, :3]] = -np.inf  # the question words
-            correct += int(np.count_nonzero(scores.argmax(1) == d))
+            correct += int(np.count_nonzero(_answers(scores, idx[:, :3], case_rows) == d))
         sections[name] = {"correct": correct, "total": len(q),
                           "accuracy": correct / len(q) if q else None}
         correct_all += correct

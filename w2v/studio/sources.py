@@ -5,6 +5,9 @@ every uploaded vectors file; a choice among them, loading it, and the scores the
     choice = choose(src, table="average", checkpoint="epoch 1")   # hashable: a cache key
     wv = load_vectors(*choice)
     recorded_scores(choice)                                        # None: benchmark it instead
+
+A vectors file (uploaded, or copied into the vectors folder when it is above the upload cap) opens
+with its DEFAULT_WORDS most frequent words, the first in the file; the page can raise the limit.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from typing import NamedTuple
 
 from ..errors import W2VError
 from ..runs import Run, list_runs
-from ..vectors import TABLES, WordVectors
+from ..vectors import FORMATS, TABLES, VectorsFile, WordVectors, sniff
 from .paths import runs_dir, vectors_dir
 from .uploads import VECTOR_SUFFIXES
 
 FINAL = "final"  # the checkpoint label of a run's final vectors
 SCORED_TABLE = "input"  # the trainer benchmarks (and records scores of) this table only
+DEFAULT_WORDS = 100_000  # the words of a vectors file loaded at first (its most frequent)
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ class Choice(NamedTuple):
     table: str = "input"
     checkpoint: str | None = None  # a checkpoint file; None = the final vectors
     stamp: float = 0.0
+    limit: int | None = None  # a vectors file: only its first (most frequent) words; None = all
 
 
 def stamp(path: str | os.PathLike) -> float:
@@ -91,20 +96,40 @@ def default_checkpoint(src: Source, before_last: bool = False) -> int:
     return len(options) - 2 if before_last and src.is_run and len(options) >= 3 else 0
 
 
-def choose(src: Source, table: str = "input", checkpoint: str | None = FINAL) -> Choice:
+def choose(src: Source, table: str = "input", checkpoint: str | None = FINAL,
+           limit: int | None = DEFAULT_WORDS) -> Choice:
     """The vectors of `src` at checkpoint label `checkpoint` ('final' or None: the final ones).
-    A vectors file has one table and no checkpoints."""
+    A vectors file has one table and no checkpoints, and is read up to `limit` words."""
     if not src.is_run:
-        return Choice(src.kind, src.path, "input", None, stamp(src.path))
+        return Choice(src.kind, src.path, "input", None, stamp(src.path), limit)
     return Choice(src.kind, src.path, table, src.checkpoint_path(checkpoint), stamp(src.path))
 
 
+def file_limit(path: str) -> tuple[VectorsFile, int]:
+    """What a vectors file holds, from its first line (format, words: estimated for GloVe, which
+    has no header, and dimensions), and the words it opens with: DEFAULT_WORDS, or all when
+    fewer. W2VError when it is not a vectors file."""
+    info = sniff(path)
+    return info, min(DEFAULT_WORDS, info.words) if info.header else DEFAULT_WORDS
+
+
+def limit_text(info: VectorsFile, limit: int) -> str:
+    """What a page says of a vectors file read up to `limit` words."""
+    kind = FORMATS[info.format].split(":")[0]
+    about = "" if info.header else "about "  # GloVe has no header: its words are estimated
+    if limit >= info.words:
+        return f"All {about}{info.words:,} words of this {kind} file."
+    return (f"Its {limit:,} most frequent words (the first in the file) of {about}{info.words:,}: "
+            "raise the number to load more.")
+
+
 def load_vectors(kind: str, path: str, table: str = "input", checkpoint: str | None = None,
-                 stamp: float = 0.0) -> WordVectors:
-    """Vectors of a run (its final `table`, or that of `checkpoint`) or of a word2vec file.
-    `stamp` is not read: it only lets a Choice be passed as `load_vectors(*choice)`."""
+                 stamp: float = 0.0, limit: int | None = None) -> WordVectors:
+    """Vectors of a run (its final `table`, or that of `checkpoint`) or of a vectors file (its
+    first `limit` words). `stamp` is not read: it only lets a Choice be passed as
+    `load_vectors(*choice)`."""
     if kind == "file":
-        return WordVectors.load_word2vec(path)
+        return WordVectors.load_word2vec(path, max_words=limit)
     if table not in TABLES:
         raise W2VError(f"unknown table {table!r}: use one of {', '.join(TABLES)}")
     return WordVectors.from_run(path, table=table, checkpoint=checkpoint)

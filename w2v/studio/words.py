@@ -3,6 +3,7 @@
 Map and Compare pages share, within a memory budget; and the turn heavy explore work takes.
 
     word, hints = lookup(wv, "frnace")                   # None, ['france', ...]
+    lookup(wv, "new york")                               # 'new_york', []
     neighbours(wv, "france", k=10)                       # word, similarity, frequency
     analogy(wv, "man", "king", "woman")                  # {'3CosAdd': [...], '3CosMul': [...]}
     with heavy_turn(waiting=show):                       # one t-SNE (or large compare) at a time
@@ -44,13 +45,13 @@ def suggest(wv: WordVectors, text: str, n: int = 8) -> list[str]:
 
 
 def lookup(wv: WordVectors, text: str) -> tuple[str | None, list[str]]:
-    """(the word, []) when `text` is in the vocabulary (as typed or lower-cased), else
+    """(the word, []) when `text` names a vocabulary word (as typed, lower-cased, a phrase typed
+    as words: "new york" -> new_york, or in another case: see WordVectors.find), else
     (None, suggestions)."""
-    text = (text or "").strip()
-    for w in (text, text.lower()):
-        if w and w in wv:
-            return w, []
-    return None, suggest(wv, text.lower() or text)
+    word = wv.find(text)
+    if word is not None:
+        return word, []
+    return None, suggest(wv, wv.phrase(text).lower())
 
 
 def known(wv: WordVectors, *words: str) -> list[str]:
