@@ -284,6 +284,8 @@ def test_compare_find_a_word(wv):
     df = compare.compare(wv, wv, k=5)
     assert compare.find(df, " G0W0 ").word.tolist() == ["g0w0"]
     assert compare.find(df, "nope").empty
+    phrased = df.assign(word=df.word.where(df.word != "g0w0", "new_york"))
+    assert compare.find(phrased, " New  York ").word.tolist() == ["new_york"]
     assert compare.overlap_column(5) in df.columns
 
 

@@ -53,8 +53,9 @@ def compare(a: WordVectors, b: WordVectors, words: Sequence[str] | None = None, 
 
 
 def find(df: pd.DataFrame, text: str) -> pd.DataFrame:
-    """The row of the compared word `text` (lower-cased): empty when it was not compared."""
-    return df[df.word == text.strip().lower()] if len(df) else df
+    """The row of the compared word `text` (lower-cased; a phrase typed as words, "new york",
+    finds new_york): empty when it was not compared."""
+    return df[df.word == "_".join(text.split()).lower()] if len(df) else df
 
 
 def histogram(df: pd.DataFrame, k: int, height: int = 300):
