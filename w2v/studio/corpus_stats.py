@@ -114,17 +114,27 @@ def summarize_cached(path: str | os.PathLike, keep_punct: bool = False,
                      progress: Callable[[int], None] | None = None, keep: int = 4) -> CorpusSummary:
     """`summarize`, remembered per (file, size, modification time, keep_punct) for this process,
     so every page and every browser session reads a corpus once."""
-    p = Path(path).resolve()
-    st = p.stat() if p.exists() else None
-    key = (str(p), st and st.st_size, st and st.st_mtime_ns, keep_punct)
+    key = _key(path, keep_punct)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    s = summarize(p, keep_punct, progress)
+    s = summarize(Path(key[0]), keep_punct, progress)
     _CACHE[key] = s
     while len(_CACHE) > keep:
         _CACHE.popitem(last=False)
     return s
+
+
+def cached(path: str | os.PathLike, keep_punct: bool = False) -> CorpusSummary | None:
+    """The summary `summarize_cached` holds for this file as it is now, or None: never reads it."""
+    return _CACHE.get(_key(path, keep_punct))
+
+
+def _key(path: str | os.PathLike, keep_punct: bool) -> tuple:
+    """(file, size, modification time, keep_punct): a rewritten file is read again."""
+    p = Path(path).resolve()
+    st = p.stat() if p.exists() else None
+    return (str(p), st and st.st_size, st and st.st_mtime_ns, keep_punct)
 
 
 def vocab_at(s: CorpusSummary, min_count: int = 5, max_vocab: int = 0) -> Vocab:
