@@ -13,7 +13,6 @@ from ..config import TrainConfig
 
 PRESETS = {"word2vec": "word2vec / gensim defaults",
            "seed": "the lecture's seed recipe (dim 300, Adam, slow by design)"}
-GROUP_TITLES = {g: title for g, (title, _) in config.GROUPS.items()}
 WORDS_PLACEHOLDER = "word1,word2 (default: chosen for you)"
 
 
