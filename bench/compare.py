@@ -95,7 +95,7 @@ def main() -> None:
                 row = {"system": name, "corpus": Path(a.corpus).name, "dim": a.dim, "epochs": a.epochs,
                        "threads": a.threads, "mode": a.mode, "lr": float(lr) if lr else None, "repeat": rep}
                 if system.startswith("w2v"):
-                    out = Path(tmp) / f"{system}-{rep}"
+                    out = Path(tmp) / f"{name.replace(':', '-at-')}-{rep}"
                     noise = system.split("-", 1)[1] if "-" in system else "pool"
                     sec, rss, _ = run_measured([py, "-m", "w2v", "train", a.corpus, "--out", str(out), *common,
                                                 "--mode", a.mode, *(["--lr", lr] if lr else []),
@@ -105,7 +105,7 @@ def main() -> None:
                     pairs = [e for e in events if e["event"] == "step"][-1].get("pairs")
                     row.update(seconds=sec, peak_rss_mb=rss, **scores(WordVectors.from_run(out)))
                 elif system == "gensim":
-                    out = Path(tmp) / f"gensim-{rep}.bin"
+                    out = Path(tmp) / f"{name.replace(':', '-at-')}-{rep}.bin"
                     cbow = ["--cbow"] if a.mode == "cbow" else []
                     sec, rss, _ = run_measured([py, str(ROOT / "bench" / "gensim_train.py"), a.corpus,
                                                 "--out", str(out), *common, *cbow, *(["--alpha", lr] if lr else [])])
