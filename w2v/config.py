@@ -220,7 +220,7 @@ def settings() -> list[Setting]:
 def mode_default(name: str, mode: str):
     """The default of setting `name` for architecture `mode` (e.g. lr: 0.025 skip-gram, 0.05 CBOW)."""
     m = TrainConfig.__dataclass_fields__[name].metadata
-    return m["per_mode"].get(mode, m["default"])
+    return m["per_mode"].get(mode, m["default"]) if isinstance(mode, str) else m["default"]
 
 
 def parse_words(text: str) -> tuple[str, ...]:
