@@ -92,7 +92,8 @@ def costs(summary: corpus_stats.CorpusSummary, cfg: TrainConfig, corpus: str | o
     est = sizes(summary, cfg)
     same = calibrated and calibrated.get("speed_key") == speed_key(corpus, cfg)
     timed(est, cfg, calibrated["words_per_sec"] if same else None)
-    est["note"] = None if est["seconds"] else calibrated["note"] if same and calibrated["note"] else UNTIMED
+    if not est["seconds"]:  # why not: the calibration's own reason, or that there was none for these
+        est["note"] = calibrated["note"] if same and calibrated["note"] else UNTIMED
     schema = {s.name: s for s in config.settings()}
     out: dict[str, list[tuple[str, str, str]]] = {}
     for label, value, help_ in metrics(est):
