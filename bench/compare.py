@@ -2,11 +2,14 @@
 
     python bench/compare.py                      # the sample corpus, dim 300, 5 epochs, 2 threads
     python bench/compare.py --corpus my.txt.gz --dim 100 --epochs 3 --systems w2v,gensim
+    python bench/compare.py --mode cbow --dim 100 --epochs 3 --systems w2v,gensim,w2v:0.025,gensim:0.05
 
 Every system trains as its own process, timed from launch to exit (imports, reading, vocabulary
 and training all count), with its peak RSS from the kernel's accounting. Vectors are then scored by
 the same evaluator (analogies restricted to the 30,000 most frequent words, WordSim-353 Spearman).
 The lecture's loop is slow by design: it trains for --seed-seconds and its time is extrapolated.
+Each system trains at its own default learning rate (ours: the --mode's default, gensim: 0.025);
+a system written NAME:LR trains at LR instead, so both rates can be compared in one sitting.
 Prints one JSON line per system, then a markdown table; --json-out also saves the lines.
 """
 
@@ -71,8 +74,10 @@ def main() -> None:
     p.add_argument("--negative", type=int, default=5)
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument("--sample", type=float, default=1e-3)
+    p.add_argument("--mode", choices=("skipgram", "cbow"), default="skipgram")
     p.add_argument("--systems", default="w2v,w2v-pair,w2v-window,gensim,seed",
-                   help="comma list of: w2v (the defaults, --noise pool), w2v-pair, w2v-window, gensim, seed")
+                   help="comma list of: w2v (the defaults, --noise pool), w2v-pair, w2v-window, gensim, seed; "
+                        "NAME:LR trains NAME at learning rate LR")
     p.add_argument("--seed-seconds", type=float, default=60, help="time box for the lecture's loop")
     p.add_argument("--repeat", type=int, default=1, help="run each system N times (interleaved)")
     p.add_argument("--json-out", help="also append the JSON lines to this file")
@@ -85,23 +90,28 @@ def main() -> None:
     tokens = pairs = None
     with tempfile.TemporaryDirectory(prefix="w2v-bench-") as tmp:
         for rep in range(a.repeat):
-            for system in a.systems.split(","):
-                row = {"system": system, "corpus": Path(a.corpus).name, "dim": a.dim, "epochs": a.epochs,
-                       "threads": a.threads, "repeat": rep}
+            for name in a.systems.split(","):
+                system, _, lr = name.partition(":")
+                row = {"system": name, "corpus": Path(a.corpus).name, "dim": a.dim, "epochs": a.epochs,
+                       "threads": a.threads, "mode": a.mode, "lr": float(lr) if lr else None, "repeat": rep}
                 if system.startswith("w2v"):
-                    out = Path(tmp) / f"{system}-{rep}"
+                    out = Path(tmp) / f"{name.replace(':', '-at-')}-{rep}"
                     noise = system.split("-", 1)[1] if "-" in system else "pool"
                     sec, rss, _ = run_measured([py, "-m", "w2v", "train", a.corpus, "--out", str(out), *common,
+                                                "--mode", a.mode, *(["--lr", lr] if lr else []),
                                                 "--noise", noise, "--eval", "none", "--quiet"])
                     events, _ = Run(out).metrics()
                     tokens = next(e["tokens"] for e in events if e["event"] == "vocab")
                     pairs = [e for e in events if e["event"] == "step"][-1].get("pairs")
                     row.update(seconds=sec, peak_rss_mb=rss, **scores(WordVectors.from_run(out)))
                 elif system == "gensim":
-                    out = Path(tmp) / f"gensim-{rep}.bin"
+                    out = Path(tmp) / f"{name.replace(':', '-at-')}-{rep}.bin"
+                    cbow = ["--cbow"] if a.mode == "cbow" else []
                     sec, rss, _ = run_measured([py, str(ROOT / "bench" / "gensim_train.py"), a.corpus,
-                                                "--out", str(out), *common])
+                                                "--out", str(out), *common, *cbow, *(["--alpha", lr] if lr else [])])
                     row.update(seconds=sec, peak_rss_mb=rss, **scores(WordVectors.load_word2vec(out)))
+                elif system == "seed" and a.mode == "cbow":
+                    raise SystemExit("the lecture's loop trains skip-gram only: drop seed from --systems")
                 elif system == "seed":
                     sec, rss, out = run_measured([py, str(ROOT / "bench" / "seed_loop.py"), a.corpus, *common,
                                                   "--seconds", str(a.seed_seconds)])
@@ -112,7 +122,7 @@ def main() -> None:
                 else:
                     raise SystemExit(f"unknown system {system!r}")
                 results.append(row)
-                print(f"# {system}: {row['seconds']:.1f} s", file=sys.stderr, flush=True)
+                print(f"# {name}: {row['seconds']:.1f} s", file=sys.stderr, flush=True)
     for row in results:
         row["raw_words_per_sec"] = round(tokens * a.epochs / row["seconds"])
         row["pairs_per_sec"] = round(pairs / row["seconds"]) if pairs else None

@@ -22,9 +22,10 @@ p.add_argument("--epochs", type=int, default=5)
 p.add_argument("--threads", type=int, default=2)
 p.add_argument("--seed", type=int, default=1)
 p.add_argument("--cbow", action="store_true")
+p.add_argument("--alpha", type=float, default=0.025, help="starting learning rate (gensim's default 0.025)")
 a = p.parse_args()
 logging.basicConfig(level=logging.WARNING)
 model = Word2Vec(LineSentence(a.corpus), vector_size=a.dim, window=a.window, negative=a.negative,
                  min_count=a.min_count, sample=a.sample, epochs=a.epochs, workers=a.threads,
-                 seed=a.seed, sg=0 if a.cbow else 1, hs=0)
+                 seed=a.seed, sg=0 if a.cbow else 1, hs=0, alpha=a.alpha)
 model.wv.save_word2vec_format(a.out, binary=True)

@@ -11,24 +11,58 @@ import streamlit as st
 import ui
 from w2v.errors import W2VError
 from w2v.runs import Run
-from w2v.studio import estimate, feed, form, jobs, paths, runlist
+from w2v.studio import corpus_stats, estimate, feed, form, jobs, paths, runlist
 
-COLUMNS = 4  # settings per row in each group
+COLUMNS = 3  # settings per row in each group
 
 
 def field_widget(f: form.Field):
-    """One setting as a widget: its label and flag above it (with the help), bounds and choices
-    from the schema. The widget's own label is the setting's name, read by assistive tools."""
-    st.markdown(f.title, help=f.help)
+    """One setting as a widget: its label and flag above it, its one-line help below, bounds and
+    choices from the schema. The widget's own label is the setting's name, read by assistive tools."""
+    st.markdown(f.title)
     common = dict(key=f.key, label_visibility="collapsed")
     if f.widget == "select":
-        return st.selectbox(f.name, f.choices, index=f.index, **common)
-    if f.widget == "check":
-        return st.checkbox(f.name, value=f.default, **common)
-    if f.widget in ("int", "float"):
-        return st.number_input(f.name, min_value=f.low, max_value=f.high, value=f.default, step=f.step,
-                               format="%g" if f.widget == "float" else None, **common)
-    return st.text_input(f.name, value=f.default, placeholder=form.WORDS_PLACEHOLDER, **common)
+        value = st.selectbox(f.name, f.choices, index=f.index, **common)
+    elif f.widget == "check":
+        value = st.checkbox(f.name, value=f.default, **common)
+    elif f.widget in ("int", "float"):
+        value = st.number_input(f.name, min_value=f.low, max_value=f.high, value=f.default, step=f.step,
+                                format="%g" if f.widget == "float" else None, **common)
+    else:
+        value = st.text_input(f.name, value=f.default, placeholder=form.WORDS_PLACEHOLDER, **common)
+    st.caption(f.help)
+    return value
+
+
+def settings_form(preset: str) -> tuple[dict, dict]:
+    """Every setting, group by group as the schema groups them: (values by name, each group's
+    space for what its settings cost)."""
+    values, costs = {}, {}
+    for group in form.groups(preset, st.session_state.get(form.key(preset, "mode"))):
+        with st.expander(group.title, expanded=True):
+            st.caption(group.blurb)
+            for first in range(0, len(group.fields), COLUMNS):  # rows of COLUMNS settings
+                for column, f in zip(st.columns(COLUMNS), group.fields[first:first + COLUMNS]):
+                    with column:
+                        values[f.name] = field_widget(f)
+            costs[group.name] = st.container()
+    return values, costs
+
+
+def show_costs(spaces: dict, values: dict, preset: str, corpus) -> None:
+    """The estimate's figures beside the settings that drive them, from the corpus's counts once it
+    has been read (the Corpus page or Estimate reads it) and the last calibration's speed."""
+    try:
+        cfg = form.make_config(values, preset)
+    except W2VError:
+        return  # Start and Estimate say what is wrong
+    if (summary := corpus_stats.cached(corpus, cfg.keep_punct, cfg.text_field)) is None:
+        st.caption("What these settings cost (vocabulary, memory, pairs, time) shows in each group once "
+                   "the corpus has been read: press Estimate, or open it on the Corpus page.")
+        return
+    for group, figures in estimate.costs(summary, cfg, corpus, st.session_state.get("estimate")).items():
+        for column, (label, value, help_) in zip(spaces[group].columns(4), figures):
+            column.metric(label, value, help=help_)
 
 
 st.title("Train")
@@ -37,19 +71,11 @@ job = jobs.active_job()
 # ---- corpus and settings
 corpus = ui.corpus_picker(help="upload more on the Corpus page")
 preset = st.radio("Preset", list(form.PRESETS), horizontal=True, key="preset", format_func=form.PRESETS.get)
-
-with st.form("config"):
-    run_name = st.text_input("Run name", key="run_name", placeholder="automatic: <corpus>-<date>-<time>")
-    values = {}
-    for title, fields in form.groups(preset):
-        with st.expander(title, expanded=True):
-            for first in range(0, len(fields), COLUMNS):  # rows of COLUMNS settings
-                for column, f in zip(st.columns(COLUMNS), fields[first:first + COLUMNS]):
-                    with column:
-                        values[f.name] = field_widget(f)
-    b1, b2 = st.columns([1, 5])
-    want_estimate = b1.form_submit_button("Estimate")
-    want_start = b2.form_submit_button("Start training", type="primary")
+run_name = st.text_input("Run name", key="run_name", placeholder="automatic: <corpus>-<date>-<time>")
+values, cost_spaces = settings_form(preset)
+b1, b2 = st.columns([1, 5])
+want_estimate = b1.button("Estimate", help="count the corpus's words and time one epoch on a prefix of it")
+want_start = b2.button("Start training", type="primary")
 
 if want_estimate or want_start:
     try:
@@ -70,11 +96,9 @@ if want_estimate or want_start:
         except W2VError as e:
             st.error(str(e))
 
-if est := st.session_state.get("estimate"):
-    for column, (label, value, help_) in zip(st.columns(4), estimate.metrics(est)):
-        column.metric(label, value, help=help_)
-    if est["note"]:
-        (st.info if est["note"] == estimate.BUSY else st.warning)(f"No time estimate: {est['note']}")
+show_costs(cost_spaces, values, preset, corpus)
+if (est := st.session_state.get("estimate")) and est["note"]:
+    (st.info if est["note"] == estimate.BUSY else st.warning)(f"No time estimate: {est['note']}")
 
 
 # ---- the live view of one run

@@ -1,5 +1,6 @@
 """The settings schema: one declaration per setting drives validation, the CLI and the job's flags."""
 
+import argparse
 import dataclasses
 import subprocess
 import sys
@@ -49,6 +50,20 @@ def test_flags_fill_in_the_preset_of_the_recipe():
     assert seed == TrainConfig.preset("seed", dim=50)
     assert parse("--lr", "0.01").min_lr == TrainConfig().min_lr  # a lower final rate is kept
     assert parse("--recipe", "seed", "--lr", "0.001").min_lr == 0.001  # never above the starting rate
+
+
+def test_cbow_starts_at_its_own_learning_rate_unless_one_is_given():
+    # word2vec.c's CBOW default: at skip-gram's 0.025 CBOW trailed gensim on the sample (README)
+    assert (TrainConfig().lr, TrainConfig(mode="cbow").lr, TrainConfig(mode="cbow", lr=0.01).lr) \
+        == (0.025, 0.05, 0.01)
+    assert parse("--mode", "cbow").lr == 0.05 and parse("--mode", "cbow", "--lr", "0.02").lr == 0.02
+    assert TrainConfig().with_values({"mode": "cbow"}).lr == 0.05  # the form's switch of architecture
+    assert TrainConfig(lr=0.03).with_values({"mode": "cbow"}).lr == 0.03  # a rate chosen is kept
+    assert TrainConfig(mode="cbow").with_values({"mode": "skipgram"}).lr == 0.025
+    assert TrainConfig.preset("seed").lr == 0.003
+    p = argparse.ArgumentParser()
+    config.add_arguments(p)
+    assert "(default 0.025; cbow: 0.05)" in " ".join(p.format_help().split())  # --help says both
 
 
 @pytest.mark.parametrize("values, message", [

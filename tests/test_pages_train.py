@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from w2v.runs import Run, atomic_write_json
-from w2v.studio import jobs, uploads
+from w2v.studio import form, jobs, uploads
 
 from conftest import planted_text
 
@@ -37,8 +37,9 @@ def page(corpus, **settings) -> AppTest:
     at.session_state["corpus_path"] = str(corpus)
     at.run()
     assert not at.exception
+    keys = {f.name: f.key for f in form.fields()}
     for name, value in {"dim": 10, "epochs": 2, "min_count": 1, "threads": 1, **settings}.items():
-        at.number_input(key=f"cfg-word2vec-{name}").set_value(value)
+        at.number_input(key=keys[name]).set_value(value)
     at.selectbox(key="cfg-word2vec-eval").set_value("none")
     return at
 

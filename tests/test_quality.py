@@ -50,7 +50,12 @@ def test_kernel_learns_word_similarity_near_gensim(prefix, tmp_path):
 # its low end at 65,536 pairs a batch, the CUDA default; before each step bounded how far a row
 # repeated in it may move, it reached NaN there. It scored 0.299 and 0.206 (deterministic).
 TORCH_FLOORS = {"skipgram": 0.30 - 0.03, "cbow": 0.23 - 0.05}
-KERNEL_CBOW_FLOOR = 0.23 - 0.05
+
+# CBOW at its own default learning rate (0.05, word2vec.c's; the other settings as above): the
+# kernel scores 0.229-0.247 over seeds 1-3, gensim's CBOW (sg=0, cbow_mean=1) on the same prefix
+# 0.212-0.259 at alpha 0.05 and 0.117-0.181 at its default alpha 0.025. Trained at skip-gram's
+# 0.025, as CBOW was before it had a rate of its own, the kernel scores 0.173 at seed 1 (0.17-0.22).
+KERNEL_CBOW_FLOOR = 0.20
 
 
 @pytest.mark.parametrize("mode", ["skipgram", "cbow"])
@@ -63,8 +68,10 @@ def test_torch_engine_at_its_gpu_batch_size_learns_as_the_kernel_does(prefix, tm
 
 
 @pytest.mark.skipif(kernel.load() is None, reason="no C++ compiler: the kernel cannot be built")
-def test_kernel_cbow_learns_word_similarity(prefix, tmp_path):
-    status = train(prefix, tmp_path / "run", TrainConfig(**SETTINGS, mode="cbow"))
+def test_kernel_cbow_at_its_default_rate_learns_word_similarity_as_gensim_does(prefix, tmp_path):
+    cfg = TrainConfig(**{k: v for k, v in SETTINGS.items() if k != "lr"}, mode="cbow")
+    assert cfg.lr == 0.05
+    status = train(prefix, tmp_path / "run", cfg)
     assert status["state"] == "finished" and status["engine"] == "kernel"
     sim = evaluate_similarity(WordVectors.from_run(tmp_path / "run"))["spearman"]
     assert sim > KERNEL_CBOW_FLOOR, f"WordSim-353 Spearman {sim:.3f} below {KERNEL_CBOW_FLOOR:.3f}"

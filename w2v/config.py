@@ -20,47 +20,61 @@ from typing import Any
 from .errors import W2VError
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "text8-prefix.txt.gz"
-GROUPS = ("model", "sampling", "schedule", "engine", "evaluation")
+# The settings' groups, in the order --help and the Train form show them: (title, what they decide).
+GROUPS = {
+    "model": ("Model", "what a word's vector is and what it learns to predict"),
+    "sampling": ("Vocabulary and sampling", "which words are learned, which are thinned out, how noise "
+                 "words are drawn"),
+    "schedule": ("Schedule", "how long training runs and how big its steps are"),
+    "engine": ("Engine", "which code and which hardware do the work"),
+    "evaluation": ("Evaluation", "what is measured while it trains"),
+}
 PRESETS = ("word2vec", "seed")
 
 
 def setting(default, help: str, *, label: str, group: str, choices: tuple | None = None,
             low: float | None = None, high: float | None = None, flag: str | None = None,
-            metavar: str | None = None):
-    """A TrainConfig field with its help, label, group, choices and bounds (inclusive)."""
+            metavar: str | None = None, per_mode: dict | None = None):
+    """A TrainConfig field with its help, label, group, choices and bounds (inclusive).
+    `per_mode` gives other defaults for some architectures ({'cbow': 0.05}): the field is then left
+    None when not given, and TrainConfig fills in the default of its `mode`."""
     assert group in GROUPS, group
-    return field(default=default, metadata=dict(help=help, label=label, group=group, choices=choices,
-                                                low=low, high=high, flag=flag, metavar=metavar))
+    return field(default=None if per_mode else default,
+                 metadata=dict(help=help, label=label, group=group, choices=choices, low=low, high=high,
+                               flag=flag, metavar=metavar, default=default, per_mode=per_mode or {}))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Every knob of a training run. Defaults are word2vec.c's and gensim's."""
 
-    dim: int = setting(100, "vector size: numbers per word (the lecture used 300)",
+    dim: int = setting(100, "how many numbers describe each word: more can hold finer distinctions but "
+                       "need more text, memory and time (the lecture used 300)",
                        label="Vector size", group="model", low=1, high=10_000)
-    mode: str = setting("skipgram", "skipgram: the centre word predicts each context word; cbow: the "
-                        "average of the context predicts the centre word",
+    mode: str = setting("skipgram", "skipgram: each word predicts its neighbours one by one (slower, "
+                        "better for rare words); cbow: the average of the neighbours predicts the word",
                         label="Architecture", group="model", choices=("skipgram", "cbow"))
-    window: int = setting(5, "largest distance between a centre word and a context word; each centre "
-                          "word draws its window from 1..N", label="Window", group="model", low=1, high=100)
-    negative: int = setting(5, "noise words per positive pair", label="Negative samples", group="model",
-                            low=1, high=100)
-    min_count: int = setting(5, "words seen fewer times than this are dropped", label="Minimum count",
-                             group="sampling", low=1, high=1_000_000_000)
-    max_vocab: int = setting(0, "keep only the N most frequent words (0 = no limit)",
+    window: int = setting(5, "how far apart two words may be and still count as neighbours; each word "
+                          "draws its own reach from 1 to this", label="Context window", group="model",
+                          low=1, high=100)
+    negative: int = setting(5, "random wrong words each prediction is contrasted with: more is slower and "
+                            "sharper", label="Noise words", group="model", low=1, high=100)
+    min_count: int = setting(5, "words seen fewer times than this are left out: they have too few "
+                             "examples to learn from", label="Minimum count", group="sampling",
+                             low=1, high=1_000_000_000)
+    max_vocab: int = setting(0, "keep only this many of the most frequent words (0 = no limit)",
                              label="Vocabulary limit", group="sampling", low=0, high=100_000_000)
-    sample: float = setting(1e-3, "subsampling threshold t: a word of frequency f is kept with probability "
-                            "(sqrt(f/t) + 1)·t/f, redrawn every epoch (0 = keep every word)",
-                            label="Subsampling threshold", group="sampling", low=0.0, high=1.0)
-    ns_exponent: float = setting(0.75, "power of the unigram counts in the noise distribution "
-                                 "(word2vec: 0.75; 0 = uniform)", label="Noise exponent", group="sampling",
-                                 low=-2.0, high=2.0)
+    sample: float = setting(1e-3, "thins out very frequent words such as 'the': a word of frequency f is "
+                            "kept with probability (sqrt(f/t) + 1)·t/f, drawn again every epoch (0 = keep "
+                            "every word)", label="Subsampling threshold", group="sampling", low=0.0, high=1.0)
+    ns_exponent: float = setting(0.75, "noise words are drawn in proportion to count^this: 0.75 (word2vec) "
+                                 "favours rarer words a little, 1 follows the counts, 0 is uniform",
+                                 label="Noise exponent", group="sampling", low=-2.0, high=2.0)
     noise: str = setting("pool", "how noise words are drawn: pool: each window draws 2K and every pair "
                          "picks K of them; pair: K fresh ones for every pair, as word2vec.c and gensim; "
                          "window: a window's pairs share K (fastest, lower analogy accuracy)",
                          label="Noise draws", group="sampling", choices=("pool", "pair", "window"))
-    keep_punct: bool = setting(False, "keep punctuation marks as tokens, as the lecture did",
+    keep_punct: bool = setting(False, "treat punctuation marks as words, as the lecture did",
                                label="Keep punctuation", group="sampling")
     text_field: str = setting("", "the field that holds the text in a .jsonl, .csv or .tsv corpus (its other "
                               "fields are never read; ignored for plain text and .zip)",
@@ -74,33 +88,42 @@ class TrainConfig:
     phrase_min_count: int = setting(5, "subtracted from a pair's count when scoring it: rarer pairs never "
                                     "become phrases", label="Phrase minimum count", group="sampling",
                                     low=1, high=1_000_000_000)
-    epochs: int = setting(5, "passes over the corpus", label="Epochs", group="schedule", low=1, high=10_000)
-    lr: float = setting(0.025, "starting learning rate, falling linearly to the final rate "
-                        "(seed recipe: 0.003, Adam)", label="Learning rate", group="schedule",
-                        low=1e-9, high=100.0)
-    min_lr: float = setting(1e-4, "final learning rate, reached at the end of the run (at most the "
-                            "starting rate)", label="Final learning rate", group="schedule", low=0.0, high=100.0)
-    seed: int = setting(1, "random seed: the same seed and settings train the same vectors",
+    epochs: int = setting(5, "how many times training reads the whole corpus", label="Epochs",
+                          group="schedule", low=1, high=10_000)
+    lr: float = setting(0.025, "how big the first steps are; the rate then falls linearly to the final "
+                        "rate (too high and the loss explodes)", label="Learning rate", group="schedule",
+                        low=1e-9, high=100.0, per_mode={"cbow": 0.05})
+    min_lr: float = setting(1e-4, "how big the last steps are, at the end of the run (at most the starting "
+                            "rate)", label="Final learning rate", group="schedule", low=0.0, high=100.0)
+    seed: int = setting(1, "fixes the random draws (first vectors, subsampling, windows, noise words): "
+                        "the same seed and settings train the same vectors on one thread",
                         label="Random seed", group="schedule", low=0, high=2**32 - 1)
-    recipe: str = setting("word2vec", "word2vec: hand-written SGD as word2vec.c; seed: the lecture's recipe "
-                          "(uniform(-1,1) init, autograd and Adam; skip-gram only, slow by design)",
+    recipe: str = setting("word2vec", "word2vec: hand-written SGD as word2vec.c and gensim; seed: the "
+                          "lecture's loop (autograd and Adam from uniform(-1,1); skip-gram only, slow by "
+                          "design)",
                           label="Recipe", group="engine", choices=PRESETS)
-    engine: str = setting("auto", "how to train: kernel: the C++ kernel (CPU; word2vec.c's Hogwild threads); "
-                          "torch: batched SGD in PyTorch (any device; a GPU's engine); auto: the kernel on a "
-                          "CPU where it builds, else torch", label="Engine", group="engine",
+    engine: str = setting("auto", "kernel: the C++ kernel with word2vec.c's lock-free threads (CPU); torch: "
+                          "batched SGD in PyTorch (any device, a GPU's engine); auto: the kernel where it "
+                          "builds, else torch", label="Engine", group="engine",
                           choices=("auto", "kernel", "torch"))
     device: str = setting("auto", "where to train: cpu, cuda (or cuda:N), or auto (a GPU when one is "
                           "visible)", label="Device", group="engine", choices=("auto", "cpu", "cuda"))
-    threads: int = setting(0, "CPU threads (0 = all cores)", label="Threads", group="engine", low=0, high=512)
-    batch_size: int = setting(0, "pairs per step on the PyTorch engines (0 = auto; the C++ kernel steps "
-                              "per window)", label="Batch size", group="engine", low=0, high=1 << 22)
+    threads: int = setting(0, "CPU threads working at once (0 = all cores)", label="Threads", group="engine",
+                           low=0, high=512)
+    batch_size: int = setting(0, "pairs per step on the PyTorch engines (0 = automatic; the C++ kernel steps "
+                              "window by window)", label="Batch size", group="engine", low=0, high=1 << 22)
     eval: str = setting("epoch", "when to score analogies and WordSim-353: after every epoch, after the "
-                        "last, or never", label="Benchmarks", group="evaluation",
-                        choices=("epoch", "final", "none"))
-    probe_words: tuple[str, ...] = setting((), "words whose neighbours are recorded each epoch, comma "
-                                           "separated (default: 8 frequent and 8 rarer words)",
+                        "last, or never (each scoring takes a few seconds)", label="Benchmarks",
+                        group="evaluation", choices=("epoch", "final", "none"))
+    probe_words: tuple[str, ...] = setting((), "words whose nearest neighbours are recorded after each "
+                                           "epoch, comma separated (empty: 8 frequent and 8 rarer words)",
                                            label="Probe words", group="evaluation", flag="--probe",
                                            metavar="W1,W2,...", high=100)
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # a per-mode default not given: the one of this mode
+            if f.metadata.get("per_mode") and getattr(self, f.name) is None:
+                object.__setattr__(self, f.name, mode_default(f.name, self.mode))
 
     def validate(self) -> "TrainConfig":
         """This config, or a W2VError naming the first setting that is out of bounds."""
@@ -144,7 +167,11 @@ class TrainConfig:
         """A validated copy with `values` (from a form or flags) applied. Giving a starting rate
         without a final one keeps the final rate at most the starting one."""
         values = dict(values)
-        if "lr" in values and "min_lr" not in values:
+        for s in settings():  # a new architecture brings its own defaults for settings left at ours
+            if s.per_mode and s.name not in values and values.get("mode", self.mode) != self.mode \
+                    and getattr(self, s.name) == mode_default(s.name, self.mode):
+                values[s.name] = None
+        if values.get("lr") is not None and "min_lr" not in values:
             values["min_lr"] = min(self.min_lr, values["lr"])
         if isinstance(values.get("probe_words"), str):
             values["probe_words"] = parse_words(values["probe_words"])
@@ -188,6 +215,7 @@ class Setting:
     low: float | None
     high: float | None
     flag: str
+    per_mode: dict  # {mode: default} where a mode's default differs from `default`
 
 
 def settings() -> list[Setting]:
@@ -195,10 +223,16 @@ def settings() -> list[Setting]:
     out = []
     for f in dataclasses.fields(TrainConfig):
         m = f.metadata
-        kind = "words" if f.name == "probe_words" else type(f.default).__name__
-        out.append(Setting(f.name, kind, f.default, m["help"], m["label"], m["group"], m["choices"],
-                           m["low"], m["high"], m["flag"] or "--" + f.name.replace("_", "-")))
+        kind = "words" if f.name == "probe_words" else type(m["default"]).__name__
+        out.append(Setting(f.name, kind, m["default"], m["help"], m["label"], m["group"], m["choices"],
+                           m["low"], m["high"], m["flag"] or "--" + f.name.replace("_", "-"), m["per_mode"]))
     return out
+
+
+def mode_default(name: str, mode: str):
+    """The default of setting `name` for architecture `mode` (e.g. lr: 0.025 skip-gram, 0.05 CBOW)."""
+    m = TrainConfig.__dataclass_fields__[name].metadata
+    return m["per_mode"].get(mode, m["default"]) if isinstance(mode, str) else m["default"]
 
 
 def parse_words(text: str) -> tuple[str, ...]:
@@ -208,7 +242,7 @@ def parse_words(text: str) -> tuple[str, ...]:
 
 def _check(f: dataclasses.Field, value) -> None:
     m, flag = f.metadata, f.metadata["flag"] or "--" + f.name.replace("_", "-")
-    kind = type(f.default)
+    kind = type(m["default"])
     if kind is tuple:
         if not isinstance(value, tuple) or not all(isinstance(w, str) and w for w in value):
             raise W2VError(f"{flag} must be a list of words, got {value!r}")
@@ -242,7 +276,8 @@ def _is_cuda_index(value: str) -> bool:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """One flag per TrainConfig field, grouped as the form groups them. Every default is
     `argparse.SUPPRESS`, so `from_args` sees only what was typed (a preset fills the rest)."""
-    groups = {g: p.add_argument_group(f"{g} settings") for g in GROUPS}
+    groups = {g: p.add_argument_group(f"{title.lower()} settings", blurb)
+              for g, (title, blurb) in GROUPS.items()}
     for s in settings():
         shown = _shown(s)
         help_ = f"{s.help} (default {shown})".replace("%", "%%")
@@ -262,7 +297,14 @@ def _shown(s: Setting) -> str:
         return ",".join(s.default) or "none"
     if s.type == "bool":
         return "on" if s.default else "off"
-    return f"{s.default:g}" if s.type == "float" else str(s.default)
+    if s.per_mode:
+        others = "".join(f"; {m}: {_value(s, v)}" for m, v in s.per_mode.items())
+        return f"{_value(s, s.default)}{others}"
+    return _value(s, s.default)
+
+
+def _value(s: Setting, v) -> str:
+    return f"{v:g}" if s.type == "float" else str(v)
 
 
 def from_args(a: argparse.Namespace) -> TrainConfig:

@@ -139,17 +139,27 @@ def phrases_cached(path: str | os.PathLike, settings: PhraseSettings, keep_punct
 
 def _remembered(what: tuple, path, keep: int, compute):
     """compute(path), remembered per (what, file, size, modification time), `keep` of each kind."""
-    p = Path(path).resolve()
-    st = p.stat() if p.exists() else None
-    key = (*what, str(p), st and st.st_size, st and st.st_mtime_ns)
+    key = _key(what, path)
     if key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
-    value = compute(p)
+    value = compute(Path(key[len(what)]))
     _CACHE[key] = value
     while sum(k[0] == what[0] for k in _CACHE) > keep:
         del _CACHE[next(k for k in _CACHE if k[0] == what[0])]
     return value
+
+
+def cached(path: str | os.PathLike, keep_punct: bool = False, text_field: str = "") -> CorpusSummary | None:
+    """The summary `summarize_cached` holds for this file as it is now, or None: never reads it."""
+    return _CACHE.get(_key(("summary", keep_punct, text_field), path))
+
+
+def _key(what: tuple, path: str | os.PathLike) -> tuple:
+    """(*what, file, size, modification time): a rewritten file is read again."""
+    p = Path(path).resolve()
+    st = p.stat() if p.exists() else None
+    return (*what, str(p), st and st.st_size, st and st.st_mtime_ns)
 
 
 def vocab_at(s: CorpusSummary, min_count: int = 5, max_vocab: int = 0) -> Vocab:

@@ -1,5 +1,6 @@
 """The pre-flight estimate of a training run: vocabulary size, parameter memory, pairs per epoch
-and, calibrated, the training time.
+and, calibrated, the training time; and `costs`, the same figures placed beside the settings that
+drive them, computed from a corpus summary already read and the last calibration (no training).
 
 Calibration trains one epoch on a prefix of the corpus in a process of its own,
 `python -m w2v train PREFIX --out TMP/run --epochs 1 --eval none --quiet ...` (the other flags from
@@ -31,6 +32,13 @@ LIMIT_S = 60.0  # longest a calibration may take
 PREFIX_TOKENS = 60_000
 BUSY = "calibration skipped while a job is training"
 _REFUSED = 2  # the CLI's exit status for a refused request (a one-line W2VError)
+UNTIMED = "press Estimate to time these settings: one epoch on a prefix, in a process of its own"
+SPEED_FREE = frozenset({"epochs", "lr", "min_lr", "seed", "eval", "probe_words"})  # leave words/s as it is
+# The estimate's figures and the settings that drive them; the form shows each in the first one's group.
+FIGURES = {"Vocabulary": ("min_count", "max_vocab", "keep_punct"),
+           "Parameter memory": ("dim", "min_count", "max_vocab"),
+           "Pairs per epoch": ("sample", "window", "min_count"),
+           "Estimated training time": ("epochs", "dim", "window", "negative", "mode", "engine", "threads")}
 
 
 def estimate(corpus: str | os.PathLike, cfg: TrainConfig, summary=None, calibrate: bool = True,
@@ -39,21 +47,60 @@ def estimate(corpus: str | os.PathLike, cfg: TrainConfig, summary=None, calibrat
     'words_per_sec', 'seconds', 'note'}. With `calibrate`, words/s is measured by a one-epoch
     job on a prefix of the corpus and `seconds` follows from it; without (while a job trains,
     whose speed it would share), or when calibration fails, both stay None and 'note' says why."""
-    s = summary or corpus_stats.summarize_cached(corpus, cfg.keep_punct, text_field=cfg.text_field)
-    vocab = corpus_stats.vocab_at(s, cfg.min_count, cfg.max_vocab)
-    kept = vocab.total * corpus_stats.kept_share(vocab, cfg.sample)
-    out = {"vocab_size": len(vocab), "vocab_tokens": vocab.total,
-           "param_bytes": 2 * len(vocab) * cfg.dim * 4,
-           "pairs_per_epoch": int(kept * (cfg.window + 1)),  # 2 * E[b], b uniform in 1..window
-           "words_per_sec": None, "seconds": None, "note": None}
+    out = sizes(summary or corpus_stats.summarize_cached(corpus, cfg.keep_punct, text_field=cfg.text_field), cfg)
+    out["speed_key"] = speed_key(corpus, cfg)
     if not calibrate:
         out["note"] = BUSY
-    elif len(vocab) < 2:
+    elif out["vocab_size"] < 2:
         out["note"] = f"fewer than 2 words are seen {cfg.min_count} times: lower the minimum count"
     else:
         wps, out["note"] = words_per_sec(corpus, cfg, prefix_tokens, limit_s)
-        if wps:
-            out["words_per_sec"], out["seconds"] = wps, vocab.total * cfg.epochs / wps
+        timed(out, cfg, wps)
+    return out
+
+
+def sizes(summary: corpus_stats.CorpusSummary, cfg: TrainConfig) -> dict:
+    """The estimate's figures that follow from the corpus's counts alone (no training, no reading):
+    vocabulary, parameter memory, pairs per epoch; words/s, seconds and note left None."""
+    vocab = corpus_stats.vocab_at(summary, cfg.min_count, cfg.max_vocab)
+    kept = vocab.total * corpus_stats.kept_share(vocab, cfg.sample)
+    return {"vocab_size": len(vocab), "vocab_tokens": vocab.total,
+            "param_bytes": 2 * len(vocab) * cfg.dim * 4,
+            "pairs_per_epoch": int(kept * (cfg.window + 1)),  # 2 * E[b], b uniform in 1..window
+            "words_per_sec": None, "seconds": None, "note": None}
+
+
+def timed(est: dict, cfg: TrainConfig, wps: float | None) -> dict:
+    """`est` with the time `cfg`'s epochs take at `wps` words/s (left None without a speed)."""
+    if wps:
+        est["words_per_sec"], est["seconds"] = wps, est["vocab_tokens"] * cfg.epochs / wps
+    return est
+
+
+def speed_key(corpus: str | os.PathLike, cfg: TrainConfig) -> tuple:
+    """What a measured words/s holds for: the corpus and every setting that changes the speed."""
+    return (str(corpus), *((s.name, getattr(cfg, s.name)) for s in config.settings()
+                           if s.name not in SPEED_FREE))
+
+
+def costs(summary: corpus_stats.CorpusSummary, cfg: TrainConfig, corpus: str | os.PathLike,
+          calibrated: dict | None = None) -> dict[str, list[tuple[str, str, str]]]:
+    """The estimate's figures for `cfg` as {schema group: [(label, value, help)]}, each in the group
+    of the first setting that drives it, its help naming those settings' flags. The sizes come
+    from `summary` at once; the time from `calibrated` (the last `estimate`) while no setting that
+    changes the speed has changed since, else it says to press Estimate."""
+    est = sizes(summary, cfg)
+    same = calibrated and calibrated.get("speed_key") == speed_key(corpus, cfg)
+    timed(est, cfg, calibrated["words_per_sec"] if same else None)
+    if not est["seconds"]:  # why not: the calibration's own reason, or that there was none for these
+        est["note"] = calibrated["note"] if same and calibrated["note"] else UNTIMED
+    schema = {s.name: s for s in config.settings()}
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for label, value, help_ in metrics(est):
+        drivers = FIGURES[label]
+        why = "set by " + ", ".join(schema[d].flag for d in drivers if d in schema)
+        shown = (label, value, f"{help_}; {why}" if help_ else why)
+        out.setdefault(schema[drivers[0]].group, []).append(shown)
     return out
 
 
