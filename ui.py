@@ -63,6 +63,7 @@ import streamlit as st  # noqa: E402
 
 from w2v.errors import W2VError  # noqa: E402
 from w2v.studio import sources as vector_sources  # noqa: E402
+from w2v.studio import urlstate  # noqa: E402
 from w2v.studio import words as explore_words  # noqa: E402
 from w2v.vectors import TABLES  # noqa: E402
 
@@ -130,3 +131,30 @@ def pick_vectors(found: list, keys: tuple, side: str = "", columns=None, before_
     table = where[2].radio(f"Table{name}", TABLES, horizontal=True, key=keys[2], disabled=not src.is_run,
                            help=TABLE_HELP)
     return src, vector_sources.choose(src, table, ckpt)
+
+
+def view_from_url(page: str, found: list, source_key: str, fields) -> None:
+    """Before a page's widgets: when the address carries a view this session has not shown (a
+    shared link, an edited address), set the source picker `source_key` and the `fields`' widgets
+    from it, saying in one line each what it could not use; then the fields' defaults."""
+    query = st.query_params.to_dict()
+    if query and query != st.session_state.get(f"url_{page}"):
+        st.session_state[f"url_{page}"] = query  # applied once, even if the page stops on it
+        src, problem = urlstate.source_of(found, query)
+        values, problems = urlstate.read(query, fields)
+        if src is not None:
+            st.session_state[source_key] = src
+        st.session_state.update(values)
+        for line in filter(None, [problem, *problems]):
+            st.warning(line, icon=":material/link_off:")
+    for key, value in urlstate.defaults(fields).items():
+        st.session_state.setdefault(key, value)
+
+
+def view_to_url(page: str, view: dict, fields, src) -> None:
+    """After a page's widgets: the address shows the view (`view`: the fields' values in use) and
+    the source `src`, so that copying it shares what is on the screen."""
+    query = urlstate.write(view, fields, src)
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
+    st.session_state[f"url_{page}"] = query
