@@ -30,6 +30,16 @@ def table(final, spec, xy, labels):  # words.Busy while another tab computes a m
     return mapview.map_table(ui.load_vectors(final), select(final, spec), xy, labels, wait=False)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def vocabulary_word(final, text):  # the clicked (or linked) word as the vectors spell it, or None
+    return lookup(ui.load_vectors(final), text)[0] if text else None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def place_labels(xy, words, budget, always, notes):
+    return map_labels.place_labels(xy, words, budget, always, notes=notes)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def cluster(final, spec, k, xy):
     return mapview.clusters(ui.load_vectors(final), select(final, spec), k, xy)
@@ -157,12 +167,12 @@ if mapview.clicked_word(event):
     st.session_state.map_focus = mapview.clicked_word(event)
 if selection.is_area(event):
     st.session_state.map_selected = selection.selected_words(event)
-focus_word, _ = lookup(wv, st.session_state.get("map_focus") or "")
+focus_word = vocabulary_word(choice, st.session_state.get("map_focus"))
 focus = words.index(focus_word) if focus_word in words else None
 near = neighbours(wv, focus_word, mapview.FOCUS_NEIGHBOURS) if focus_word else None
 marked = mapview.marked(words, near.word if near is not None else (), highlight_text)
-labelled = map_labels.place_labels(xy, words, map_labels.default_budget(len(words)) if budget is None else budget,
-                                   always=[*([] if focus is None else [focus]), *marked])
+labelled = place_labels(xy, words, map_labels.default_budget(len(words)) if budget is None else budget,
+                        [*([] if focus is None else [focus]), *marked], mapview.cluster_notes(names, centres))
 
 left, right = st.columns([3, 1])
 with right:  # filled first: the neighbours appear while the browser still draws the map

@@ -163,3 +163,14 @@ def test_the_theme_follows_the_users_light_or_dark_choice():
     fig = mapview.map_figure(["a", "b"], np.zeros((2, 2)), np.zeros(2), "c", ["x"], np.zeros((1, 2)))
     layout = {k: v for k, v in fig.to_plotly_json()["layout"].items() if k != "template"}
     assert not re.search(r"white|255, ?255, ?255|#fff", str(layout), re.I)  # nothing drawn for light only
+
+
+def test_labels_keep_clear_of_the_cluster_names(scatter):
+    xy, words = scatter
+    free = labels.place_labels(xy, words, 30)
+    name = (xy[free[0], 0], xy[free[0], 1], "a long cluster name")  # written over the first label
+    chosen = labels.place_labels(xy, words, 30, notes=[name])
+    assert free[0] not in chosen and len(chosen) == 30
+    boxes = np.concatenate([labels.boxes(xy, words)[chosen],
+                            labels.boxes([name[:2]], [name[2]], frame=xy, above=False)])
+    assert not overlapping(boxes)

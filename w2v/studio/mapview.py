@@ -24,6 +24,7 @@ from ..errors import W2VError
 from ..vectors import WordVectors
 from .selection import in_vocabulary, is_area, parse_list, selected_words
 from .sources import FINAL, Choice, Source, choose
+from .labels import FONT_PX
 from .words import HEAVY_PAIRS, heavy_turn, known, nearest_rows
 
 AXES = "axes"  # the map's custom-axes mode (w2v.studio.axes), beside projection.methods()
@@ -147,6 +148,14 @@ def cluster_colours(labels: np.ndarray) -> list[str]:
     return [OKABE_ITO[int(label) % len(OKABE_ITO)] for label in labels]
 
 
+def cluster_notes(names: Sequence[str] | None, centres: np.ndarray | None) -> list[tuple[float, float, str]]:
+    """(x, y, name) of each cluster name the map writes (at its cluster's centre), for the labels
+    to keep clear of."""
+    if names is None or centres is None:
+        return []
+    return [(float(x), float(y), name) for name, (x, y) in zip(names, centres) if x == x]
+
+
 def colour(wv: WordVectors, idx: Sequence[int]) -> tuple[np.ndarray, str]:
     """The colour of each mapped word and its legend: log frequency, or (for a word2vec file,
     which lists words most frequent first but has no counts) minus the log of the rank."""
@@ -240,11 +249,9 @@ def map_figure(words: Sequence[str], xy: np.ndarray, color: np.ndarray, color_ti
             textposition="bottom center", textfont=dict(size=14, color="crimson"),
             customdata=[[words[focus]]], hovertemplate="%{customdata[0]}<extra></extra>",
             name="selected", showlegend=False, marker=dict(size=16, symbol="star", color="crimson")))
-    if clustered and centres is not None:
-        for name, (cx, cy) in zip(cluster_names, centres):
-            if cx == cx:
-                fig.add_annotation(x=cx, y=cy, text=f"<b>{name}</b>", showarrow=False,
-                                   font=dict(size=11), bgcolor="rgba(128,128,128,0.25)")
+    for cx, cy, name in cluster_notes(cluster_names, centres):
+        fig.add_annotation(x=cx, y=cy, text=f"<b>{name}</b>", showarrow=False, font=dict(size=FONT_PX),
+                           bgcolor="rgba(128,128,128,0.25)")
     _layout(fig, height, axis_titles)
     return fig
 
@@ -256,7 +263,7 @@ def _add_labels(fig, words: Sequence[str], xy: np.ndarray, at: Sequence[int]) ->
     if at:
         text = [words[i] for i in at]
         fig.add_trace(go.Scattergl(x=xy[at, 0], y=xy[at, 1], mode="text", text=text, textposition="top center",
-                                   textfont=dict(size=10), customdata=np.array(text, dtype=object)[:, None],
+                                   textfont=dict(size=FONT_PX), customdata=np.array(text, dtype=object)[:, None],
                                    hoverinfo="skip", name="labels", showlegend=False))
 
 
