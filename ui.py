@@ -69,6 +69,7 @@ from w2v.vectors import TABLES  # noqa: E402
 
 NO_VECTORS = "No vectors yet: train a run on the Train page{train}, or upload a word2vec file {upload}."
 CHECKPOINT_HELP = "The vectors at the start of an epoch (epoch 0 = random initialisation)."
+SOURCE_HELP = "A trained run or an uploaded word2vec file (in a page's address: run=NAME or vectors=FILE)."
 TABLE_HELP = "Input vectors (word2vec's usual output), output (context) vectors, or their average."
 
 
@@ -122,7 +123,7 @@ def pick_vectors(found: list, keys: tuple, side: str = "", columns=None, before_
     goes; `before_last` starts the checkpoint one epoch before the end."""
     where = columns or (st, st, st)
     name = f" {side}" if side else ""
-    src = where[0].selectbox(f"Vectors{name}", found, format_func=lambda s: s.label, key=keys[0])
+    src = where[0].selectbox(f"Vectors{name}", found, format_func=lambda s: s.label, key=keys[0], help=SOURCE_HELP)
     ckpt = vector_sources.FINAL
     if keys[1]:
         ckpt = where[1].selectbox(f"Checkpoint{name}", src.checkpoint_labels(), key=keys[1],

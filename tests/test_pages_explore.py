@@ -263,3 +263,7 @@ def test_a_1000_word_vectors_file_gets_30_labels_and_the_image_buttons(env, tmp_
     assert config["toImageButtonOptions"]["format"] == "png" and config["toImageButtonOptions"]["scale"] == 3
     at.radio(key="map_image").set_value("svg").run()
     assert json.loads(at.get("plotly_chart")[0].proto.config)["toImageButtonOptions"]["format"] == "svg"
+    at.radio(key="map_colour").set_value("cluster").run()
+    controls = [w for kind in ("radio", "slider", "checkbox", "selectbox", "text_input", "number_input",
+                               "toggle", "select_slider", "button") for w in getattr(at, kind)]
+    assert len(controls) > 12 and [w.label for w in controls if not w.help] == []  # help on every control
