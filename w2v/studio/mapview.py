@@ -22,9 +22,9 @@ import pandas as pd
 from .. import projection
 from ..errors import W2VError
 from ..vectors import WordVectors
+from .labels import FONT_PX
 from .selection import in_vocabulary, is_area, parse_list, selected_words
 from .sources import FINAL, Choice, Source, choose
-from .labels import FONT_PX
 from .words import HEAVY_PAIRS, heavy_turn, known, nearest_rows
 
 AXES = "axes"  # the map's custom-axes mode (w2v.studio.axes), beside projection.methods()
