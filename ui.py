@@ -70,6 +70,7 @@ import streamlit as st  # noqa: E402
 
 from w2v.errors import W2VError  # noqa: E402
 from w2v.studio import sources as vector_sources  # noqa: E402
+from w2v.studio import urlstate  # noqa: E402
 from w2v.studio import words as explore_words  # noqa: E402
 from w2v.vectors import TABLES  # noqa: E402
 
@@ -77,6 +78,7 @@ NO_VECTORS = "No vectors yet: train a run on the Train page{train}, or upload a 
 CHECKPOINT_HELP = "The vectors at the start of an epoch (epoch 0 = random initialisation)."
 WORDS_HELP = ("Vectors files list their words most frequent first: the first ones load in seconds even "
               "from a file of millions. Raise the number to load more (each word takes memory).")
+SOURCE_HELP = "A trained run or an uploaded word2vec file (in a page's address: run=NAME or vectors=FILE)."
 TABLE_HELP = "Input vectors (word2vec's usual output), output (context) vectors, or their average."
 
 
@@ -130,7 +132,7 @@ def pick_vectors(found: list, keys: tuple, side: str = "", columns=None, before_
     goes; `before_last` starts the checkpoint one epoch before the end."""
     where = columns or (st, st, st)
     name = f" {side}" if side else ""
-    src = where[0].selectbox(f"Vectors{name}", found, format_func=lambda s: s.label, key=keys[0])
+    src = where[0].selectbox(f"Vectors{name}", found, format_func=lambda s: s.label, key=keys[0], help=SOURCE_HELP)
     ckpt, limit = vector_sources.FINAL, None
     if not src.is_run:  # a file has no checkpoints: in their place, how many of its words to load
         limit = word_limit(src, where[1], f"{keys[0]}_words", name)
@@ -151,3 +153,30 @@ def word_limit(src, where, key: str, name: str = "") -> int:
                                step=vector_sources.DEFAULT_WORDS, key=f"{key}:{src.path}", help=WORDS_HELP)
     where.caption(vector_sources.limit_text(info, int(limit)))
     return int(limit)
+
+
+def view_from_url(page: str, found: list, source_key: str, fields) -> None:
+    """Before a page's widgets: when the address carries a view this session has not shown (a
+    shared link, an edited address), set the source picker `source_key` and the `fields`' widgets
+    from it, saying in one line each what it could not use; then the fields' defaults."""
+    query = st.query_params.to_dict()
+    if query and query != st.session_state.get(f"url_{page}"):
+        st.session_state[f"url_{page}"] = query  # applied once, even if the page stops on it
+        src, problem = urlstate.source_of(found, query)
+        values, problems = urlstate.read(query, fields)
+        if src is not None:
+            st.session_state[source_key] = src
+        st.session_state.update(values)
+        for line in filter(None, [problem, *problems]):
+            st.warning(line, icon=":material/link_off:")
+    for key, value in urlstate.defaults(fields).items():
+        st.session_state.setdefault(key, value)
+
+
+def view_to_url(page: str, view: dict, fields, src) -> None:
+    """After a page's widgets: the address shows the view (`view`: the fields' values in use) and
+    the source `src`, so that copying it shares what is on the screen."""
+    query = urlstate.write(view, fields, src)
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
+    st.session_state[f"url_{page}"] = query

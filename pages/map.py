@@ -1,4 +1,5 @@
-"""Map: the vectors in 2-D (t-SNE / PCA), click a word to see its true neighbours, scrub the epochs."""
+"""Map: the vectors in 2-D (t-SNE / PCA, or custom axes), click a word to see its true neighbours,
+select many with a box or a lasso, scrub the epochs; the view lives in the address bar."""
 
 import json
 
@@ -6,9 +7,11 @@ import streamlit as st
 
 import ui
 from w2v import projection
-from w2v.studio import mapview
+from w2v.studio import axes, labels as map_labels, mapview, selection, urlstate
 from w2v.studio.sources import FINAL
-from w2v.studio.words import neighbours
+from w2v.studio.words import lookup, neighbours
+
+FIELDS = urlstate.map_fields()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -27,42 +30,93 @@ def table(final, spec, xy, labels):  # words.Busy while another tab computes a m
     return mapview.map_table(ui.load_vectors(final), select(final, spec), xy, labels, wait=False)
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def vocabulary_word(final, text):  # the clicked (or linked) word as the vectors spell it, or None
+    return lookup(ui.load_vectors(final), text)[0] if text else None
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def place_labels(xy, words, budget, always, notes):
+    return map_labels.place_labels(xy, words, budget, always, notes=notes)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def cluster(final, spec, k, xy):
     return mapview.clusters(ui.load_vectors(final), select(final, spec), k, xy)
 
 
+def map_these(chosen):
+    st.session_state.map_mode, st.session_state.map_list = "words", "\n".join(chosen)
+    st.session_state.pop("map_selected", None)
+
+
+def words_widgets(mode):
+    """The sidebar's choice of words -> map_words' arguments."""
+    if mode == "frequent":
+        every = st.checkbox("all words", key="map_all", help="Map the whole vocabulary (t-SNE takes minutes).")
+        return {"n": 0 if every else st.slider("How many", 100, 5000, step=100, key="map_n",
+                                               help="The most frequent words to map.")}
+    if mode == "search":
+        return {"search": st.text_input("Words containing", key="map_search", help=mapview.SEARCH_HELP,
+                                        max_chars=mapview.SEARCH_CHARS), "n": mapview.SEARCH_LIMIT}
+    if mode == "words":
+        return {"words": st.text_area("Words", key="map_list", max_chars=selection.LIST_CHARS,
+                                      help="Words separated by spaces, commas or new lines (at most "
+                                           f"{selection.SELECT_LIMIT:,}); a box or lasso selection fills it.")}
+    return {"word": st.text_input("Neighbours of", key="map_word", max_chars=100,
+                                  help="Map this word and its nearest words in the vectors."),
+            "k": st.slider("How many neighbours", 10, 1000, step=10, key="map_k",
+                           help="How many of its nearest words to map with it.")}
+
+
+def projection_widgets(method):
+    """The sidebar's projection settings -> (params, custom axes or None)."""
+    if method == mapview.AXES:
+        return {}, (st.text_input("x axis", key="map_x", max_chars=axes.AXIS_CHARS, help=axes.AXIS_HELP),
+                    st.text_input("y axis", key="map_y", max_chars=axes.AXIS_CHARS, help=axes.AXIS_HELP))
+    params = {"seed": int(st.number_input("Seed", 0, 10_000, key="map_seed",
+                                          help="The random start of the projection: another seed, another layout."))}
+    if method == "tsne":
+        params["perplexity"] = st.slider("Perplexity", 5, 100, key="map_perplexity",
+                                         help="About how many neighbours each word keeps close (t-SNE).")
+    elif method == "umap":
+        params["n_neighbors"] = st.slider("Neighbours (UMAP)", 5, 100, key="map_umap_k",
+                                          help="How many neighbours shape each word's place (UMAP).")
+    return params, None
+
+
 st.title("Map")
 found = ui.sources_or_stop()
+ui.view_from_url("map", found, "map_source", FIELDS)
 
 with st.sidebar:
     src, choice = ui.pick_vectors(found, ("map_source", None, "map_table"))
     st.subheader("Words")
-    mode = st.radio("Map", list(mapview.MODES), key="map_mode", format_func=mapview.MODES.get)
-    spec = {"mode": mode}
-    if mode == "frequent":
-        every = st.checkbox("all words", key="map_all")
-        spec["n"] = 0 if every else st.slider("How many", 100, 5000, 1000, 100, key="map_n")
-    elif mode == "search":
-        spec["search"] = st.text_input("Words containing", "ing$", key="map_search", help=mapview.SEARCH_HELP,
-                                       max_chars=mapview.SEARCH_CHARS)
-        spec["n"] = mapview.SEARCH_LIMIT
-    else:
-        spec["word"] = st.text_input("Neighbours of", "king", key="map_word")
-        spec["k"] = st.slider("How many neighbours", 10, 1000, 200, 10, key="map_k")
+    mode = st.radio("Map", list(mapview.MODES), key="map_mode", format_func=mapview.MODES.get,
+                    help="Which words to map: the most frequent, a search, a word's neighbours, or a list.")
+    spec = {"mode": mode, **words_widgets(mode)}
     st.subheader("Projection")
-    method = st.selectbox("Method", projection.methods(), format_func=mapview.METHODS.get, key="map_method")
-    params = {"seed": int(st.number_input("Seed", 0, 10_000, 0, key="map_seed"))}
-    if method == "tsne":
-        params["perplexity"] = st.slider("Perplexity", 5, 100, 30, key="map_perplexity")
-    elif method == "umap":
-        params["n_neighbors"] = st.slider("Neighbours (UMAP)", 5, 100, 15, key="map_umap_k")
+    method = st.selectbox("Method", [*projection.methods(), mapview.AXES], format_func=mapview.METHODS.get,
+                          key="map_method", help="t-SNE keeps neighbours together; PCA keeps the widest "
+                          "directions; custom axes place words along two directions you name.")
+    params, custom = projection_widgets(method)
     st.subheader("Look")
-    colour = st.radio("Colour by", ["log frequency", "cluster"], horizontal=True, key="map_colour")
+    colour = st.radio("Colour by", ["frequency", "cluster"], horizontal=True, key="map_colour",
+                      format_func={"frequency": "log frequency", "cluster": "cluster"}.get,
+                      help="Frequency on a Viridis scale, or k-means clusters in a colour-blind-safe "
+                           "palette (Okabe–Ito; beyond 8 clusters colours repeat, the names tell them apart).")
     if colour == "cluster":
-        n_clusters = st.slider("Clusters (k-means)", 2, 40, 12, key="map_clusters")
-        on_map = st.checkbox("cluster the map, not the vectors", key="map_cluster_2d")
-    density = st.checkbox("density shading", key="map_density")
+        n_clusters = st.slider("Clusters (k-means)", 2, 40, key="map_clusters", help="How many clusters.")
+        on_map = st.checkbox("cluster the map, not the vectors", key="map_cluster_2d",
+                             help="k-means on the 2-D points (what you see) instead of the full vectors.")
+    density = st.checkbox("density shading", key="map_density", help="Shade where the points are dense.")
+    budget = st.number_input("Words to label", 0, map_labels.MAX_BUDGET, value=None, key="map_labels",
+                             placeholder="automatic", help="How many of the most frequent words to write on "
+                             "the map, where they fit without overlapping (empty: 30 on 1,000 words, all of "
+                             "a map of 100 or fewer). The clicked word and its neighbours are always written.")
+    image = st.radio("Camera button saves", list(mapview.IMAGE_FORMATS), format_func=mapview.IMAGE_FORMATS.get,
+                     horizontal=True, key="map_image", help="The camera button above the map saves it as a "
+                     f"PNG at {mapview.IMAGE_SCALE}× its size on screen, or as an SVG for print.")
 
 wv = ui.or_stop(ui.load_vectors, choice)
 spec_json, params_json = json.dumps(spec, sort_keys=True), json.dumps(params, sort_keys=True)
@@ -75,25 +129,32 @@ if stops:
     when = st.select_slider("Timeline", stops, value=FINAL, key="map_when",
                             help="The map at the start of each epoch, rotated onto the final map "
                                  "(orthogonal Procrustes) so that points move only where the space changed.")
-with st.spinner(f"Projecting {len(idx):,} words with {mapview.METHODS[method]}… (cached for the next visit)"):
-    base = ui.taking_turns(project, choice, None, spec_json, method, params_json)
-    at = mapview.at_stop(src, choice, when)
-    shown = base if at is None else ui.taking_turns(project, choice, at, spec_json, method, params_json)
-xy = mapview.aligned(shown, base)
-
+at = mapview.at_stop(src, choice, when)
 m = st.columns(4)
 m[0].metric("words", f"{len(idx):,}")
-m[1].metric("trustworthiness", mapview.trust_text(shown),
-            help="How many of each word's nearest points on the map are among its nearest words in the "
-                 "vectors (k=10; 1 = all, about 0.5 = chance; on a sample of 2,000 words). Below about 0.9, "
-                 "trust clusters more than distances.")
-fresh = mapview.computed_now(shown, st.session_state.setdefault("map_seen", set()))
-m[2].metric(mapview.METHODS[method], f"{shown.seconds:.1f} s", "computed now" if fresh else "cached", "off",
-            delta_arrow="off", help="How long the projection took when it was computed; cached ones show at once.")
-highlight_text = m[3].text_input("Highlight words containing", key="map_highlight")
+if custom:
+    xy = ui.or_stop(axes.project, ui.load_vectors(at or choice), idx, *custom)
+    base = None
+    m[1].metric("x axis", custom[0], help="Cosine of each word with this direction (its words' sum).")
+    m[2].metric("y axis", custom[1], help="Cosine of each word with this direction (its words' sum).")
+else:
+    with st.spinner(f"Projecting {len(idx):,} words with {mapview.METHODS[method]}… (cached for the next visit)"):
+        base = ui.taking_turns(project, choice, None, spec_json, method, params_json)
+        shown = base if at is None else ui.taking_turns(project, choice, at, spec_json, method, params_json)
+    xy = mapview.aligned(shown, base)
+    m[1].metric("trustworthiness", mapview.trust_text(shown),
+                help="How many of each word's nearest points on the map are among its nearest words in the "
+                     "vectors (k=10; 1 = all, about 0.5 = chance; on a sample of 2,000 words). Below about 0.9, "
+                     "trust clusters more than distances.")
+    fresh = mapview.computed_now(shown, st.session_state.setdefault("map_seen", set()))
+    m[2].metric(mapview.METHODS[method], f"{shown.seconds:.1f} s", "computed now" if fresh else "cached", "off",
+                delta_arrow="off", help="How long the projection took when it was computed; cached ones show at once.")
+highlight_text = m[3].text_input("Highlight words containing", key="map_highlight", max_chars=100,
+                                 help="Ring the mapped words containing these letters (at most "
+                                      f"{mapview.HIGHLIGHT_LIMIT}).")
 
 if colour == "cluster":
-    labels, names = cluster(choice, spec_json, n_clusters, base.xy if on_map else None)
+    labels, names = cluster(choice, spec_json, n_clusters, (base.xy if base else xy) if on_map else None)
     color, title, centres = labels, "cluster", projection.cluster_centres(xy, labels)
 else:
     labels, names, centres = None, None, None
@@ -101,45 +162,83 @@ else:
 
 # The clicked word lives in session state, read before the chart is drawn so that one run shows
 # the neighbours and the highlighted map (the chart's selection resets when its figure changes).
-if mapview.clicked_word(st.session_state.get("map_chart")):
-    st.session_state.map_focus = mapview.clicked_word(st.session_state.get("map_chart"))
-focus_word = st.session_state.get("map_focus")
+event = st.session_state.get("map_chart")
+if mapview.clicked_word(event):
+    st.session_state.map_focus = mapview.clicked_word(event)
+if selection.is_area(event):
+    st.session_state.map_selected = selection.selected_words(event)
+focus_word = vocabulary_word(choice, st.session_state.get("map_focus"))
 focus = words.index(focus_word) if focus_word in words else None
-near = neighbours(wv, focus_word, mapview.FOCUS_NEIGHBOURS) if focus is not None else None
+near = neighbours(wv, focus_word, mapview.FOCUS_NEIGHBOURS) if focus_word else None
 marked = mapview.marked(words, near.word if near is not None else (), highlight_text)
+labelled = place_labels(xy, words, map_labels.default_budget(len(words)) if budget is None else budget,
+                        [*([] if focus is None else [focus]), *marked], mapview.cluster_notes(names, centres))
 
 left, right = st.columns([3, 1])
 with right:  # filled first: the neighbours appear while the browser still draws the map
     if near is not None:
         st.subheader(focus_word)
-        st.caption("Nearest words in the original space (ringed on the map when mapped):")
+        st.caption("Nearest words in the original space (ringed on the map when mapped):"
+                   if focus is not None else "Not on this map. Its nearest words in the original space:")
         mapped = set(words)
         st.dataframe(near.assign(on_map=[w in mapped for w in near.word]), hide_index=True, width="stretch",
                      column_config={"similarity": st.column_config.ProgressColumn(
                          "cosine", min_value=0.0, max_value=1.0, format="%.3f")})
         b1, b2 = st.columns(2)
-        if b1.button("Clear", key="map_clear"):
+        if b1.button("Clear", key="map_clear", help="Forget the clicked word."):
             st.session_state.pop("map_focus", None)
             st.rerun()
-        if b2.button("Neighbours page", key="map_open"):
+        if b2.button("Neighbours page", key="map_open", help="Open this word on the Neighbours page."):
             st.session_state.nb_last = focus_word
-            st.switch_page("pages/neighbours.py")
+            st.switch_page("pages/neighbours.py", query_params={**urlstate.source_param(src), "word": focus_word})
     else:
-        st.info("Click a point to see that word's nearest neighbours.")
+        if st.session_state.get("map_focus"):
+            st.warning(f"'{urlstate.shown(st.session_state.map_focus)}' is not in these vectors.")
+        st.info("Click a point to see that word's nearest neighbours; drag a box or a lasso to select many.")
 with left:
-    fig = mapview.map_figure(words, xy, color, title, names, centres, marked, focus, density=density)
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="map_chart",
-                            width="stretch")
+    fig = mapview.map_figure(words, xy, color, title, names, centres, marked, focus, labelled, density=density,
+                             axis_titles=custom)
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart",
+                            width="stretch", config=mapview.chart_config(image))
     clicked = mapview.clicked_word(event)
     if clicked and clicked != st.session_state.get("map_focus"):  # not seen above: draw it again
         st.session_state.map_focus = clicked
         st.rerun()
+    if selection.is_area(event) and selection.selected_words(event) != st.session_state.get("map_selected"):
+        st.session_state.map_selected = selection.selected_words(event)
+        st.rerun()
+
+chosen = st.session_state.get("map_selected") or []
+if chosen:
+    with st.expander(f"Selected: {len(chosen):,} words", expanded=True):
+        st.write(", ".join(chosen[:200]) + (" …" if len(chosen) > 200 else ""))
+        c = st.columns(4)
+        c[0].download_button("Words (text)", selection.as_text(chosen), "selected.txt", "text/plain",
+                             help="One word a line.")
+        c[1].download_button("Words (CSV)", selection.as_csv(wv, chosen), "selected.csv", "text/csv",
+                             help="Word, frequency and rank in the vocabulary.")
+        c[2].button("Map these words alone", key="map_these", on_click=map_these, args=(chosen,),
+                    help="A map of just these words (Map: words I chose).")
+        if c[3].button("Clear selection", key="map_unselect", help="Forget the selected words."):
+            st.session_state.pop("map_selected", None)
+            st.rerun()
+        st.markdown("**Nearest words to their centroid** (the mean of their unit vectors; the selected words "
+                    "left out)")
+        st.dataframe(ui.or_stop(selection.centroid_neighbours, wv, chosen, 20), hide_index=True, width="stretch",
+                     column_config={"similarity": st.column_config.ProgressColumn(
+                         "cosine", min_value=0.0, max_value=1.0, format="%.3f")})
 
 with st.expander("Export this map"):
-    if st.toggle("Prepare files", key="map_export"):
+    st.caption("For a picture, use the camera button above the map (PNG or SVG, chosen in the sidebar).")
+    if st.toggle("Prepare files", key="map_export", help="Build the table, projector and HTML files."):
         df = ui.taking_turns(table, choice, spec_json, xy, labels)
         c = st.columns(3)
-        c[0].download_button("Table (CSV)", df.to_csv(index=False).encode(), "map.csv", "text/csv")
+        c[0].download_button("Table (CSV)", df.to_csv(index=False).encode(), "map.csv", "text/csv",
+                             help="word, x, y, cluster, frequency and each word's 10 nearest words.")
         c[1].download_button("Embedding Projector (TSV, zip)", mapview.projector_zip(wv, words),
-                             "projector.zip", "application/zip")
-        c[2].download_button("Figure (HTML)", mapview.figure_html(fig).encode(), "map.html", "text/html")
+                             "projector.zip", "application/zip",
+                             help="vectors.tsv and metadata.tsv for projector.tensorflow.org.")
+        c[2].download_button("Figure (HTML)", mapview.figure_html(fig).encode(), "map.html", "text/html",
+                             help="The interactive map in one file that opens offline (plotly.js inside).")
+
+ui.view_to_url("map", {f.key: st.session_state.get(f.key) for f in FIELDS}, FIELDS, src)

@@ -1,10 +1,11 @@
-"""Neighbours: search a word, click through its nearest words, analogies, and why two words are near."""
+"""Neighbours: search a word, click through its nearest words, analogies, and why two words are near.
+The run, the word and how many neighbours live in the address bar (?run=NAME&word=WORD)."""
 
 import streamlit as st
 
 import ui
 from w2v.errors import W2VError
-from w2v.studio import concordance, uploads, words
+from w2v.studio import concordance, uploads, urlstate, words
 from w2v.studio.sources import stamp
 
 
@@ -28,6 +29,7 @@ with st.expander("Upload word2vec vectors (text or binary)"):
             st.error(str(e))
 
 found = ui.sources_or_stop(upload="above", train=" (or `python -m w2v train --out runs/sample`)")
+ui.view_from_url("neighbours", found, "nb_source", urlstate.NEIGHBOURS_FIELDS)
 src, choice = ui.pick_vectors(found, ("nb_source", "nb_ckpt", "nb_table"), columns=st.columns([3, 2, 2]))
 wv = ui.or_stop(ui.load_vectors, choice)
 st.caption(f"{len(wv):,} words × {wv.vector_size} dimensions")
@@ -42,7 +44,7 @@ with tab_nb:
     a, b = st.columns([3, 1])
     text = st.session_state.nb_last = a.text_input("Word", key="nb_word",
                                                    help="Press Enter; unknown words get close spellings.")
-    k = b.slider("How many", 5, 50, 10, key="nb_k")
+    k = b.slider("How many", 5, 50, key="nb_k")
     word, hints = words.lookup(wv, text)
     if word is not None:
         trail[:] = words.visit(trail, word)
@@ -111,3 +113,6 @@ with tab_why:
             col.code("\n".join(lines) if lines else f"{w} does not occur in the corpus", language=None,
                      wrap_lines=True)
         st.caption("Words rarer than the run's min_count are left out of these lines.")
+
+ui.view_to_url("neighbours", {"nb_word": word or text, "nb_table": choice.table, "nb_k": k},
+               urlstate.NEIGHBOURS_FIELDS, src)

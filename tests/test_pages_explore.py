@@ -3,6 +3,7 @@
 A plotly click cannot be made headless: the map test sets the chart's selection state in
 session_state, which is what a click in the browser sends."""
 
+import base64
 import json
 import os
 from pathlib import Path
@@ -123,7 +124,7 @@ def test_map_timeline_clusters_search_and_exports(env):
     at.toggle(key="map_export").set_value(True).run()
     assert not at.exception
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert len(spec["layout"]["annotations"]) == 12  # a name at each cluster's centre
+    assert len(spec["layout"]["annotations"]) == 8  # a name at each cluster's centre (8: the palette)
     assert sorted(next(t for t in spec["data"] if t.get("name") == "highlighted")["text"]) == \
         [f"g7w{i}" for i in range(6)]
     assert len(at.get("download_button")) == 3
@@ -175,3 +176,115 @@ def test_a_vectors_folder_file_opens_with_a_word_limit_that_can_be_raised(env, m
     limit.set_value(300).run()
     assert "All 300 words of this word2vec binary file" in texts(at, "caption")
     assert "300 words × 8 dimensions" in texts(at, "caption") and at.dataframe[0].value.word[0].startswith("v")
+
+
+def traces(at):
+    return {t.get("name"): t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+
+
+def numbers(a):
+    """A plotly JSON array: a list, or numpy's bytes in base64 ({"dtype", "bdata"})."""
+    return np.frombuffer(base64.b64decode(a["bdata"]), a["dtype"]) if isinstance(a, dict) else np.asarray(a)
+
+
+def test_an_address_opens_a_words_neighbours_and_follows_the_view(env):
+    _, groups = env
+    at = page("neighbours")
+    at.query_params["run"], at.query_params["word"], at.query_params["k"] = "tiny", "g1w2", "5"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.text_input(key="nb_word").value == "g1w2" and set(at.dataframe[0].value.word) == set(groups[1]) - {"g1w2"}
+    at.text_input(key="nb_word").set_value("g2w0").run()  # changing the view changes the address
+    assert dict(at.query_params) == {"run": "tiny", "word": "g2w0", "k": "5"}
+
+
+def test_an_address_opens_the_map_with_its_word_clicked(env):
+    _, groups = env
+    at = page("map")
+    at.query_params.update({"run": "tiny", "word": "g3w1", "method": "pca", "colour": "cluster", "clusters": "4"})
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.session_state["map_focus"] == "g3w1" and any(h.value == "g3w1" for h in at.subheader)
+    assert traces(at)["selected"]["text"] == ["g3w1"] and at.slider(key="map_clusters").value == 4
+    assert dict(at.query_params) == {"run": "tiny", "word": "g3w1", "method": "pca", "colour": "cluster",
+                                     "clusters": "4"}
+    at.button(key="map_clear").click().run()
+    assert "word" not in at.query_params
+
+
+@pytest.mark.parametrize("name", ["map", "neighbours"])
+def test_hostile_addresses_are_a_clear_line_each_never_a_traceback(env, name):
+    at = page(name)
+    at.query_params.update({"run": "../../etc/passwd", "word": "<script>alert(1)</script>" * 20, "k": "9" * 5000,
+                            "n": "1e308", "mode": "\x00", "method": "tsne'; drop", "labels": "-1"})
+    at.run()
+    assert not at.exception and not at.error
+    lines = [w.value for w in at.warning]
+    assert "There is no run named" in lines[0] and "showing tiny" in lines[0]
+    assert all(len(line) < 200 and "<script>" not in line for line in lines)
+    assert len(lines) == (7 if name == "map" else 3)
+    at.query_params.clear()
+    at.query_params["word"] = "nosuchword"
+    at.run()
+    assert not at.exception and ("not in" in texts(at, "warning"))
+
+
+def test_the_map_writes_words_and_a_box_selection_becomes_a_list_a_map_and_a_query(env):
+    _, groups = env
+    at = page("map")
+    at.query_params["method"] = "pca"
+    at.run()
+    assert len(traces(at)["labels"]["text"]) >= 8  # 48 words in 8 tight groups: each one that fits
+    at.number_input(key="map_labels").set_value(5).run()
+    assert len(traces(at)["labels"]["text"]) == 5 and at.query_params["labels"] == "5"
+    box = groups[4][:4] + groups[5][:2]
+    at.session_state["map_chart"] = {"selection": {
+        "points": [{"customdata": [w], "point_index": i} for i, w in enumerate(box)],
+        "point_indices": list(range(6)), "box": [{"x": [0, 1], "y": [0, 1]}], "lasso": []}}
+    at.run()
+    assert not at.exception and at.session_state["map_selected"] == box
+    assert "map_focus" not in at.session_state or not at.session_state["map_focus"]  # no click
+    assert "Selected: 6 words" in [e.label for e in at.expander]
+    near = at.dataframe[0].value  # the neighbours of their centroid, the selected words left out
+    assert not set(near.word) & set(box) and set(near.word[:3]) <= set(groups[4][4:] + groups[5][2:])
+    at.button(key="map_these").click().run()
+    assert at.radio(key="map_mode").value == "words" and at.metric[0].value == "6"
+    assert at.query_params["mode"] == "words" and at.query_params["words"].split() == box
+
+
+def test_custom_axes_place_words_along_the_named_directions(env):
+    at = page("map")
+    at.query_params.update({"method": "axes", "x": "g0w0 - g1w0", "y": "g2w0 - g3w0"})
+    at.run()
+    assert not at.exception and not at.error
+    pts = traces(at)["words"]
+    x = dict(zip((c[0] for c in pts["customdata"]), numbers(pts["x"])))
+    y = dict(zip((c[0] for c in pts["customdata"]), numbers(pts["y"])))
+    assert min(x[w] for w in ("g0w1", "g0w2")) > 0.2 > -0.2 > max(x[w] for w in ("g1w1", "g1w2"))
+    assert min(y[w] for w in ("g2w1", "g2w2")) > 0.2 > -0.2 > max(y[w] for w in ("g3w1", "g3w2"))
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    assert layout["xaxis"]["title"]["text"] == "g0w0 - g1w0"
+    at.text_input(key="map_x").set_value("g0w0 - nope").run()
+    assert not at.exception and "'nope' is not in the vocabulary" in at.error[0].value
+
+
+def test_a_1000_word_vectors_file_gets_30_labels_and_the_image_buttons(env, tmp_path):
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    words = [f"word{i:04d}" for i in range(1200)]
+    (folder / "big.txt").write_text(f"1200 8\n" + "".join(
+        w + " " + " ".join(f"{v:.4f}" for v in rng.normal(size=8)) + "\n" for w in words))
+    at = page("map")
+    at.query_params.update({"vectors": "big.txt", "method": "pca"})
+    at.run()
+    assert not at.exception and at.metric[0].value == "1,000"
+    assert len(traces(at)["labels"]["text"]) >= 30
+    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    assert config["toImageButtonOptions"]["format"] == "png" and config["toImageButtonOptions"]["scale"] == 3
+    at.radio(key="map_image").set_value("svg").run()
+    assert json.loads(at.get("plotly_chart")[0].proto.config)["toImageButtonOptions"]["format"] == "svg"
+    at.radio(key="map_colour").set_value("cluster").run()
+    controls = [w for kind in ("radio", "slider", "checkbox", "selectbox", "text_input", "number_input",
+                               "toggle", "select_slider", "button") for w in getattr(at, kind)]
+    assert len(controls) > 12 and [w.label for w in controls if not w.help] == []  # help on every control

@@ -1,5 +1,6 @@
 """The user's journey through the app in Chromium: upload a corpus, train, watch the loss chart grow
-live until the run finishes, click a word on the map and read its neighbours, and have a binary
+live until the run finishes, click a word on the map and read its neighbours, open that word's
+neighbours in a new tab from the address the map wrote (?run=&word=), and have a binary
 upload refused with a message (never a traceback); and a run whose learning rate is far too high,
 shown diverged with its loss chart. Screenshots go to test-artifacts/.
 
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -191,8 +193,25 @@ def click_the_map(page, shots) -> None:
     shots(page, "map-clicked")
 
 
+def share_the_clicked_word(page, app, shots) -> None:
+    """5. the address bar holds the view: the map's run and clicked word, opened in a new tab,
+    show that word's neighbours"""
+    from playwright.sync_api import expect
+    word = page.get_by_test_id("stMain").get_by_role("heading", level=3).first.inner_text()
+    query = parse_qs(urlsplit(page.url).query)
+    assert query.get("word") == [word] and query.get("run"), page.url
+    tab = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    tab.goto(f"{app.url}/neighbours?{urlencode({'run': query['run'][0], 'word': word})}")
+    expect(tab.get_by_role("textbox", name="Word")).to_have_value(word, timeout=LONG)
+    expect(tab.get_by_test_id("stDataFrame").first).to_be_visible(timeout=LONG)
+    settled(tab)
+    no_traceback(tab)
+    shots(tab, "shared-neighbours")
+    tab.close()
+
+
 def refuse_a_binary_upload(page, app, shots, binary: Path) -> None:
-    """5. a binary file is refused with a one-line message, and nothing is stored"""
+    """6. a binary file is refused with a one-line message, and nothing is stored"""
     from playwright.sync_api import expect
     open_page(page, "Corpus")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(binary))
@@ -225,6 +244,7 @@ def test_upload_train_map_and_bad_upload(app, browser, shots, tmp_path):
     upload_corpus(page, app, shots, corpus)
     train_and_watch(page, app, shots)
     click_the_map(page, shots)
+    share_the_clicked_word(page, app, shots)
     refuse_a_binary_upload(page, app, shots, binary)
     page.close()
     print(f"journey: {time.time() - t0:.1f} s")

@@ -1,6 +1,7 @@
 """The Map page's work: which words to map, their 2-D projection (the timeline's checkpoints
-aligned onto the final map), colours, clusters, highlights, the clicked word, the plotly figure
-and the exports (table, Embedding Projector zip, stand-alone HTML).
+aligned onto the final map), colours (a colour-blind-safe palette for clusters), clusters,
+highlights, the clicked word, the plotly figure with its labels, and the exports (table,
+Embedding Projector zip, stand-alone HTML that works offline, the modebar's PNG and SVG).
 
     idx = map_words(final, "search", search="ing$")
     base = project(final, spec, "tsne", {"perplexity": 30, "seed": 0})           # the final map
@@ -21,12 +22,19 @@ import pandas as pd
 from .. import projection
 from ..errors import W2VError
 from ..vectors import WordVectors
+from .labels import FONT_PX
+from .selection import in_vocabulary, is_area, parse_list, selected_words
 from .sources import FINAL, Choice, Source, choose
 from .words import HEAVY_PAIRS, heavy_turn, known, nearest_rows
 
-METHODS = {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP"}
+AXES = "axes"  # the map's custom-axes mode (w2v.studio.axes), beside projection.methods()
+METHODS = {"tsne": "t-SNE", "pca": "PCA", "umap": "UMAP", AXES: "custom axes"}
 MODES = {"frequent": "the most frequent", "search": "words matching a search",
-         "neighbours": "the neighbours of a word"}
+         "neighbours": "the neighbours of a word", "words": "words I chose"}
+# Okabe & Ito's colour-blind-safe palette, its black made grey so that it shows on a dark theme too
+OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
+IMAGE_FORMATS = {"png": "PNG", "svg": "SVG"}
+IMAGE_SCALE = 3  # the modebar's PNG: three times the map's size on screen
 SEARCH_LIMIT = 5000  # words a search maps at most
 SEARCH_CHARS = 100  # the longest search
 SEARCH_HELP = ("Words containing these letters, in any case. ^ at the start keeps the words that begin "
@@ -54,9 +62,10 @@ def matching(words: Sequence[str], text: str) -> list[int]:
 
 
 def map_words(wv: WordVectors, mode: str = "frequent", n: int = 1000, search: str = "",
-              word: str = "", k: int = 100) -> list[int]:
+              word: str = "", k: int = 100, words: str = "") -> list[int]:
     """Row indices to map: the `n` most frequent words (n=0: all), the words matching `search`
-    (see matching), or `word` and its `k` nearest neighbours."""
+    (see matching), `word` and its `k` nearest neighbours, or the listed `words` (a text of
+    words separated by spaces, commas or new lines; those not in the vocabulary left out)."""
     if mode == "frequent":
         return list(range(len(wv) if not n else min(n, len(wv))))
     if mode == "search":
@@ -69,6 +78,11 @@ def map_words(wv: WordVectors, mode: str = "frequent", n: int = 1000, search: st
     if mode == "neighbours":
         (w,) = known(wv, word)
         return [wv.key_to_index[w]] + [wv.key_to_index[x] for x, _ in wv.most_similar(w, topn=k)]
+    if mode == "words":
+        found, _ = in_vocabulary(wv, parse_list(words))
+        if len(found) < 2:
+            raise W2VError("list at least two words of the vocabulary to map (or select them on the map)")
+        return [wv.key_to_index[w] for w in found]
     raise ValueError(f"unknown mode {mode!r}")
 
 
@@ -128,6 +142,20 @@ def clusters(final: WordVectors, idx: Sequence[int], k: int,
                                None if final.counts is None else final.counts[idx])
 
 
+def cluster_colours(labels: np.ndarray) -> list[str]:
+    """Each cluster's colour from OKABE_ITO (beyond eight clusters the colours repeat; the
+    cluster names written on the map tell those apart)."""
+    return [OKABE_ITO[int(label) % len(OKABE_ITO)] for label in labels]
+
+
+def cluster_notes(names: Sequence[str] | None, centres: np.ndarray | None) -> list[tuple[float, float, str]]:
+    """(x, y, name) of each cluster name the map writes (at its cluster's centre), for the labels
+    to keep clear of."""
+    if names is None or centres is None:
+        return []
+    return [(float(x), float(y), name) for name, (x, y) in zip(names, centres) if x == x]
+
+
 def colour(wv: WordVectors, idx: Sequence[int]) -> tuple[np.ndarray, str]:
     """The colour of each mapped word and its legend: log frequency, or (for a word2vec file,
     which lists words most frequent first but has no counts) minus the log of the rank."""
@@ -137,9 +165,12 @@ def colour(wv: WordVectors, idx: Sequence[int]) -> tuple[np.ndarray, str]:
 
 
 def clicked_word(event) -> str | None:
-    """The word of the first clicked point of a plotly selection (its custom_data), if any."""
-    points = ((event or {}).get("selection") or {}).get("points") or []
-    return next((p["customdata"][0] for p in points if p.get("customdata")), None)
+    """The word of the clicked point of a plotly selection (its custom_data), if any; a box or
+    lasso selection is no click (see selection.selected_words)."""
+    if is_area(event):
+        return None
+    words = selected_words(event, limit=1)
+    return words[0] if words else None
 
 
 def marked(words: Sequence[str], near: Sequence[str] = (), text: str = "",
@@ -183,14 +214,14 @@ def projector_zip(wv: WordVectors, words: Sequence[str]) -> bytes:
 
 def map_figure(words: Sequence[str], xy: np.ndarray, color: np.ndarray, color_title: str,
                cluster_names: Sequence[str] | None = None, centres: np.ndarray | None = None,
-               highlight: Sequence[int] = (), focus: int | None = None, labels: bool | None = None,
-               density: bool = False, height: int = 700):
+               highlight: Sequence[int] = (), focus: int | None = None, labelled: Sequence[int] = (),
+               density: bool = False, height: int = 700, axis_titles: tuple[str, str] | None = None):
     """The map as a plotly figure: WebGL points with the word in custom_data (what a click
-    returns), word labels when there are few points, cluster names at cluster centres,
-    highlighted points (search matches, neighbours of the clicked word) drawn on top."""
+    returns), the words at positions `labelled` written (labels.place_labels chooses them),
+    cluster names at cluster centres, highlighted points (search matches, neighbours of the
+    clicked word) drawn on top; `axis_titles` shows the axes (the custom-axes mode)."""
     import plotly.graph_objects as go
     n = len(words)
-    labels = n <= 300 if labels is None else labels
     fig = go.Figure()
     if density and n > 50:
         fig.add_trace(go.Histogram2dContour(x=xy[:, 0], y=xy[:, 1], colorscale="Greys", showscale=False,
@@ -198,13 +229,14 @@ def map_figure(words: Sequence[str], xy: np.ndarray, color: np.ndarray, color_ti
                                             hoverinfo="skip", line_width=0))
     clustered = cluster_names is not None
     fig.add_trace(go.Scattergl(
-        x=xy[:, 0], y=xy[:, 1], mode="markers+text" if labels else "markers", text=list(words) if labels else None,
-        textposition="top center", textfont=dict(size=10), customdata=np.array(words, dtype=object)[:, None],
+        x=xy[:, 0], y=xy[:, 1], mode="markers", customdata=np.array(words, dtype=object)[:, None],
         hovertemplate="%{customdata[0]}<extra></extra>", name="words", showlegend=False,
-        marker=dict(size=6 if n <= 2000 else 4, color=color, opacity=0.75 if not highlight else 0.35,
-                    colorscale="Turbo" if clustered else "Viridis", showscale=not clustered,
-                    colorbar=dict(title=color_title) if not clustered else None)))
+        marker=dict(size=6 if n <= 2000 else 4, color=cluster_colours(color) if clustered else color,
+                    opacity=0.75 if not highlight else 0.35, colorscale=None if clustered else "Viridis",
+                    showscale=not clustered, colorbar=dict(title=color_title) if not clustered else None)))
     hl = [i for i in highlight if 0 <= i < n]
+    own_text = {*hl, focus}  # written by their own traces
+    _add_labels(fig, words, xy, [i for i in labelled if 0 <= i < n and i not in own_text])
     if hl:
         fig.add_trace(go.Scattergl(
             x=xy[hl, 0], y=xy[hl, 1], mode="markers+text", text=[words[i] for i in hl],
@@ -217,17 +249,42 @@ def map_figure(words: Sequence[str], xy: np.ndarray, color: np.ndarray, color_ti
             textposition="bottom center", textfont=dict(size=14, color="crimson"),
             customdata=[[words[focus]]], hovertemplate="%{customdata[0]}<extra></extra>",
             name="selected", showlegend=False, marker=dict(size=16, symbol="star", color="crimson")))
-    if clustered and centres is not None:
-        for name, (cx, cy) in zip(cluster_names, centres):
-            if cx == cx:
-                fig.add_annotation(x=cx, y=cy, text=f"<b>{name}</b>", showarrow=False,
-                                   font=dict(size=11), bgcolor="rgba(255,255,255,0.7)")
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), dragmode="pan",
-                      xaxis=dict(visible=False), yaxis=dict(visible=False, scaleanchor="x"),
-                      clickmode="event+select", uirevision="map")
+    for cx, cy, name in cluster_notes(cluster_names, centres):
+        fig.add_annotation(x=cx, y=cy, text=f"<b>{name}</b>", showarrow=False, font=dict(size=FONT_PX),
+                           bgcolor="rgba(128,128,128,0.25)")
+    _layout(fig, height, axis_titles)
     return fig
 
 
+def _add_labels(fig, words: Sequence[str], xy: np.ndarray, at: Sequence[int]) -> None:
+    """The written words, as a text-only trace (a click or a selection that lands on it still
+    names its word)."""
+    import plotly.graph_objects as go
+    if at:
+        text = [words[i] for i in at]
+        fig.add_trace(go.Scattergl(x=xy[at, 0], y=xy[at, 1], mode="text", text=text, textposition="top center",
+                                   textfont=dict(size=FONT_PX), customdata=np.array(text, dtype=object)[:, None],
+                                   hoverinfo="skip", name="labels", showlegend=False))
+
+
+def _layout(fig, height: int, axis_titles: tuple[str, str] | None) -> None:
+    """The map's layout: no axes (a projection's have no meaning), except custom axes, titled."""
+    shown = axis_titles is not None
+    fig.update_layout(height=height, margin=dict(l=10 + 50 * shown, r=10, t=10, b=10 + 40 * shown),
+                      dragmode="pan", clickmode="event+select", uirevision="map",
+                      xaxis=dict(visible=shown, title=axis_titles[0] if shown else None, zeroline=shown),
+                      yaxis=dict(visible=shown, title=axis_titles[1] if shown else None, zeroline=shown,
+                                 scaleanchor=None if shown else "x"))
+
+
+def chart_config(image: str = "png") -> dict:
+    """The chart's modebar: its camera button saves the map as `image` (png, at IMAGE_SCALE
+    times its size on screen, or svg), drawn by the browser, with nothing to install."""
+    return {"displaylogo": False, "toImageButtonOptions": {
+        "format": image, "filename": "w2v-map", "scale": IMAGE_SCALE if image == "png" else 1}}
+
+
 def figure_html(fig) -> str:
-    """A stand-alone HTML file of the figure (plotly.js from its CDN)."""
-    return fig.to_html(include_plotlyjs="cdn", full_html=True)
+    """A stand-alone HTML file of the figure that works offline: plotly.js is written into it
+    (about 4.7 MB), not loaded from a CDN."""
+    return fig.to_html(include_plotlyjs=True, full_html=True, config=chart_config())
