@@ -160,6 +160,21 @@ def test_a_killed_map_job_says_so_and_the_preview_stays_usable(env):
     assert "being computed in the background" in texts(at, "info") and not at.warning
 
 
+def test_a_checkpoint_map_starts_from_the_final_map(env):
+    st.cache_data.clear()
+    at = page("map").run()
+    final = map_job(at)
+    assert mapjobs.wait(final, 600).state == mapjobs.DONE
+    at.run()
+    at.select_slider(key="map_when").set_value("epoch 1").run()  # its t-SNE: started from the final map
+    assert not at.exception and at.metric[2].label == "PCA"  # its preview meanwhile
+    (epoch,) = at.session_state["map_waited"] - {final}
+    assert mapjobs.wait(epoch, 600).state == mapjobs.DONE
+    at.run()
+    assert at.metric[2].label == "t-SNE" and not at.exception
+    assert json.loads((projection.cache_dir() / f"{epoch}.json").read_text())["init"] is True
+
+
 def test_umap_without_umap_learn_says_how_to_install_it(env):
     if projection.available("umap"):
         pytest.skip("umap-learn is installed here")
