@@ -90,6 +90,17 @@ def test_a_job_past_its_time_limit_is_ended_with_a_clear_message(cache, monkeypa
     assert process_state(read_json(cache / "jobs" / a.key / "pid.json")) != ALIVE
 
 
+def test_maps_waiting_at_once_are_bounded(cache, monkeypatch):
+    monkeypatch.setattr(mapjobs, "MAX_WAITING", 2)
+    x, words = blobs()
+    states = [mapjobs.request(x, words, "tsne", {"seed": s}) for s in range(3)]
+    assert [s.state for s in states] == [mapjobs.RUNNING, mapjobs.QUEUED, mapjobs.FAILED]
+    assert "2 maps are being computed or queued already" in states[2].error
+    assert not (cache / "jobs" / states[2].key).exists()  # nothing written for it
+    mapjobs.cancel(states[1].key)  # a cancelled map no longer counts
+    assert mapjobs.request(x, words, "tsne", {"seed": 2}).state == mapjobs.QUEUED
+
+
 def test_cancel_ends_the_job_and_keys_are_checked(cache):
     x, words = blobs()
     a = mapjobs.request(x, words, "tsne", {"seed": 3})

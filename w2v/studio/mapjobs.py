@@ -10,7 +10,8 @@ A job is `python -m w2v.studio.mapjobs JOB_DIR` in its own process and session. 
 CACHE/projections/jobs/<key>/, holds the request (job.json, input.npy, init.npy), the process
 (pid.json: pid, host, start time), its output (log) and, when it failed, error.json. Limits: one
 job per map key (a second request finds the first), at most MAX_JOBS at once per cache folder
-(others wait, queued, and start when a poll finds a free place), LIMIT_S seconds of wall time
+(others wait, queued, and start when a poll finds a free place; at most MAX_WAITING running or
+queued, each holding a copy of its vectors), LIMIT_S seconds of wall time
 (the job's own alarm, and a poll past the limit kills it) and MEMORY_MB of address space. The
 server never computes a t-SNE itself: this module only writes files and starts the process.
 """
@@ -41,6 +42,7 @@ from . import paths
 LIMIT_S = float(os.environ.get("W2V_MAP_LIMIT_S", 600))  # wall time a map job may take
 MEMORY_MB = int(os.environ.get("W2V_MAP_MEMORY_MB", 4096))  # address space a map job may take
 MAX_JOBS = int(os.environ.get("W2V_MAP_JOBS", 1))  # map jobs at once per cache folder (2 cores: 1)
+MAX_WAITING = 8  # maps running or queued at once per cache folder: each holds a copy of its vectors
 THREADS = 2  # threads a job's t-SNE uses
 DONE, RUNNING, QUEUED, FAILED = "done", "running", "queued", "failed"
 _procs: dict[int, subprocess.Popen] = {}  # children of this process, reaped when polled
@@ -80,6 +82,9 @@ def request(vectors: np.ndarray, words: Sequence[str], method: str, params: dict
         return MapState(key, DONE, found)
     with _guard(cache):
         if not (_dir(key, cache) / "job.json").exists():
+            if len(_waiting(cache)) >= MAX_WAITING:
+                return MapState(key, FAILED, error=f"{MAX_WAITING} maps are being computed or queued already: "
+                                                   "wait for them, or cancel one, then try again")
             _write_job(_dir(key, cache), vectors, words, method, params, init)
     return poll(key, cache)
 
@@ -191,6 +196,13 @@ def _reap() -> None:
         if p.poll() is not None:
             _exited[pid] = p.returncode
             del _procs[pid]
+
+
+def _waiting(cache) -> list[Path]:
+    """Job folders that are running or queued (not failed)."""
+    root = jobs_dir(cache)
+    return [d for d in (root.iterdir() if root.is_dir() else ()) if (d / "job.json").exists()
+            and not (d / "error.json").exists()]
 
 
 def _live(cache) -> list[Path]:
