@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from w2v import projection
-from w2v.studio import axes, labels as map_labels, mapview, selection, urlstate
+from w2v.studio import axes, labels as map_labels, mapjobs, mapview, selection, urlstate
 from w2v.studio.sources import FINAL
 from w2v.studio.words import lookup, neighbours
 
@@ -20,9 +20,42 @@ def select(final, spec):
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def project(final, at, spec, method, params):  # words.Busy while another tab computes a map
-    return mapview.project(ui.load_vectors(final), json.loads(spec), method, json.loads(params),
-                           None if at is None else ui.load_vectors(at), wait=False)
+def project(final, at, spec, method, params, init=None):  # words.Busy while another tab computes a
+    # PCA map; mapview.Pending (never cached) while a t-SNE or UMAP map is computed in the background
+    return mapview.finished(ui.load_vectors(final), json.loads(spec), method, json.loads(params),
+                            None if at is None else ui.load_vectors(at), init, wait=False)
+
+
+def layout(final, at, spec, method, params, init=None):
+    """(the map to show, the state of the background job making it or None): the map when it is
+    made, else its PCA preview."""
+    try:
+        return ui.taking_turns(project, final, at, spec, method, params, init), None
+    except mapview.Pending as p:
+        preview = json.dumps(mapview.preview_params(json.loads(params)))
+        return ui.taking_turns(project, final, at, spec, "pca", preview), p.state
+
+
+def follow(job, method, n):
+    """The background map's progress, polled each second until it is made (or fails); Cancel."""
+    @st.fragment(run_every=1.0)
+    def progress():
+        state = mapjobs.poll(job.key)
+        if state.state in (mapjobs.DONE, mapjobs.FAILED):
+            st.rerun()  # the whole page: the map replaces its preview
+        c = st.columns([5, 1])
+        c[0].info(mapview.job_text(state, method, n), icon="⏳")
+        if c[1].button("Cancel", key="map_cancel"):
+            mapjobs.cancel(job.key)
+            st.rerun()
+    if job.state == mapjobs.FAILED:
+        st.warning(f"No {mapview.METHODS[method]} map: {job.error}. The PCA preview is shown.")
+        if st.button("Try again", key="map_retry"):
+            mapjobs.forget(job.key)
+            st.rerun()
+    else:
+        st.session_state.setdefault("map_waited", set()).add(job.key)
+        progress()
 
 
 @st.cache_data(max_entries=4, show_spinner="Finding each word's neighbours…")
@@ -96,9 +129,13 @@ with st.sidebar:
                     help="Which words to map: the most frequent, a search, a word's neighbours, or a list.")
     spec = {"mode": mode, **words_widgets(mode)}
     st.subheader("Projection")
-    method = st.selectbox("Method", [*projection.methods(), mapview.AXES], format_func=mapview.METHODS.get,
+    method = st.selectbox("Method", list(mapview.METHODS), format_func=mapview.METHODS.get,
                           key="map_method", help="t-SNE keeps neighbours together; PCA keeps the widest "
-                          "directions; custom axes place words along two directions you name.")
+                          "directions; UMAP is like t-SNE (needs umap-learn); custom axes place words along "
+                          "two directions you name.")
+    if missing := mapview.unavailable(method):
+        st.info(missing)
+        method = "pca"
     params, custom = projection_widgets(method)
     st.subheader("Look")
     colour = st.radio("Colour by", ["frequency", "cluster"], horizontal=True, key="map_colour",
@@ -130,25 +167,37 @@ if stops:
                             help="The map at the start of each epoch, rotated onto the final map "
                                  "(orthogonal Procrustes) so that points move only where the space changed.")
 at = mapview.at_stop(src, choice, when)
-m = st.columns(4)
-m[0].metric("words", f"{len(idx):,}")
+job = None
 if custom:
     xy = ui.or_stop(axes.project, ui.load_vectors(at or choice), idx, *custom)
     base = None
+else:
+    with st.spinner(f"Projecting {len(idx):,} words with {mapview.METHODS[method]}… (cached for the next visit)"):
+        base, job = layout(choice, None, spec_json, method, params_json)
+        shown = base
+        if at is not None:  # a checkpoint's t-SNE starts from the final map (its preview until that is made)
+            shown, at_job = layout(choice, at, spec_json, "pca" if job else method, params_json,
+                                   None if job else base)
+            job = job or at_job
+    xy = mapview.aligned(shown, base)
+if job:
+    follow(job, method, len(idx))
+
+m = st.columns(4)
+m[0].metric("words", f"{len(idx):,}")
+if custom:
     m[1].metric("x axis", custom[0], help="Cosine of each word with this direction (its words' sum).")
     m[2].metric("y axis", custom[1], help="Cosine of each word with this direction (its words' sum).")
 else:
-    with st.spinner(f"Projecting {len(idx):,} words with {mapview.METHODS[method]}… (cached for the next visit)"):
-        base = ui.taking_turns(project, choice, None, spec_json, method, params_json)
-        shown = base if at is None else ui.taking_turns(project, choice, at, spec_json, method, params_json)
-    xy = mapview.aligned(shown, base)
     m[1].metric("trustworthiness", mapview.trust_text(shown),
                 help="How many of each word's nearest points on the map are among its nearest words in the "
                      "vectors (k=10; 1 = all, about 0.5 = chance; on a sample of 2,000 words). Below about 0.9, "
                      "trust clusters more than distances.")
-    fresh = mapview.computed_now(shown, st.session_state.setdefault("map_seen", set()))
-    m[2].metric(mapview.METHODS[method], f"{shown.seconds:.1f} s", "computed now" if fresh else "cached", "off",
-                delta_arrow="off", help="How long the projection took when it was computed; cached ones show at once.")
+    fresh = mapview.computed_now(shown, st.session_state.setdefault("map_seen", set()),
+                                 st.session_state.get("map_waited", set()))
+    m[2].metric(mapview.METHODS[shown.method], f"{shown.seconds:.1f} s", "computed now" if fresh else "cached",
+                "off", delta_arrow="off",
+                help="How long the projection took when it was computed; cached ones show at once.")
 highlight_text = m[3].text_input("Highlight words containing", key="map_highlight", max_chars=100,
                                  help="Ring the mapped words containing these letters (at most "
                                       f"{mapview.HIGHLIGHT_LIMIT}).")

@@ -16,7 +16,7 @@ import streamlit as st
 from gensim.models import KeyedVectors
 from streamlit.testing.v1 import AppTest
 
-from test_pages_explore import runs  # noqa: F401 - the tiny run, trained once there
+from test_pages_explore import end_map_jobs, runs  # noqa: F401 - the tiny run, trained once there
 from w2v import projection, vectors
 from w2v.errors import W2VError
 from w2v.studio import compare, mapview, sources, words
@@ -187,7 +187,8 @@ def env(runs, tmp_path, monkeypatch):
     monkeypatch.setenv("W2V_VECTORS_DIR", str(tmp_path / "vectors"))
     monkeypatch.setenv("W2V_CACHE", str(tmp_path / "cache"))
     st.cache_data.clear()
-    return runs[0] / "tiny"
+    yield runs[0] / "tiny"
+    end_map_jobs()
 
 
 def test_the_map_search_box_says_what_it_matches_and_answers_a_hostile_pattern(env):
@@ -314,7 +315,8 @@ def test_a_large_compare_waits_for_the_turn_or_says_it_is_busy(env, monkeypatch)
         holder.join(60)
 
 
-def test_pages_keep_answering_while_a_map_is_computed_and_a_queued_map_says_so(env):
+def test_pages_keep_answering_while_a_map_is_computed_and_a_queued_map_says_so(env, monkeypatch):
+    monkeypatch.setattr(mapview, "PCA_HEAVY_WORDS", 0)  # the t-SNE's preview, as for a large map
     holder = hold_the_turn()
     nb = AppTest.from_file(str(ROOT / "pages" / "neighbours.py"), default_timeout=60).run()
     assert not nb.exception and len(nb.dataframe) and holder.is_alive()  # answered, turn still held

@@ -6,6 +6,7 @@ session_state, which is what a click in the browser sends."""
 import base64
 import json
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from conftest import planted_text
+from w2v import projection
+from w2v.runs import read_json
+from w2v.studio import mapjobs
 from w2v.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +38,24 @@ def env(runs, tmp_path, monkeypatch):
     monkeypatch.setenv("W2V_RUNS_DIR", str(runs[0]))
     monkeypatch.setenv("W2V_VECTORS_DIR", str(tmp_path / "vectors"))
     monkeypatch.setenv("W2V_CACHE", str(tmp_path / "cache"))
-    return runs
+    yield runs
+    end_map_jobs()
+
+
+def end_map_jobs():
+    """End the background map jobs a test's pages started (their cache folder goes with the test)."""
+    for pid in list(mapjobs._procs):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        mapjobs._procs.pop(pid).wait()
+
+
+def map_job(at) -> str:
+    """The key of the background map the page waits for (its first, in these tests its only one)."""
+    (key,) = at.session_state["map_waited"]
+    return key
 
 
 def page(name):
@@ -97,6 +118,11 @@ def test_map_click_shows_neighbours_and_highlights_them(env):
     at = page("map").run()
     assert not at.exception, at.exception
     assert at.metric[0].value == "48"  # the tiny vocabulary, all of it
+    assert at.metric[2].label == "PCA" and len(at.get("plotly_chart")) == 1  # the preview, at once,
+    assert "being computed in the background" in texts(at, "info")  # while t-SNE runs as its own process
+    assert mapjobs.wait(map_job(at), 600).state == mapjobs.DONE
+    at.run()  # what the page's poll does once the job is done
+    assert at.metric[2].label == "t-SNE" and "being computed" not in texts(at, "info")
     assert 0.5 < float(at.metric[1].value) <= 1.0  # trustworthiness shown
     assert "computed" in str(at.metric[2].proto.delta)
     at.session_state["map_chart"] = {"selection": {"points": [{"customdata": ["g3w1"], "point_index": 0}],
@@ -114,6 +140,50 @@ def test_map_click_shows_neighbours_and_highlights_them(env):
     assert "cached" in str(at.metric[2].proto.delta)
     st.cache_data.clear()  # a new server process: the projection comes from the disk cache
     assert "cached" in str(page("map").run().metric[2].proto.delta)
+
+
+def test_a_killed_map_job_says_so_and_the_preview_stays_usable(env):
+    _, groups = env
+    st.cache_data.clear()
+    at = page("map").run()
+    key = map_job(at)
+    pid = read_json(projection.cache_dir() / "jobs" / key / "pid.json")["pid"]
+    os.killpg(pid, signal.SIGKILL)
+    assert mapjobs.wait(key, 600).state == mapjobs.FAILED
+    at.run()
+    assert not at.exception and "stopped before it finished" in at.warning[0].value
+    assert at.metric[2].label == "PCA"  # the preview stays, and answers a click
+    at.session_state["map_chart"] = {"selection": {"points": [{"customdata": ["g3w1"], "point_index": 0}],
+                                                   "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert any(h.value == "g3w1" for h in at.subheader)
+    assert set(at.dataframe[0].value.word[:5]) == set(groups[3]) - {"g3w1"}
+    at.button(key="map_retry").click().run()  # Try again: a new job
+    assert "being computed in the background" in texts(at, "info") and not at.warning
+
+
+def test_a_checkpoint_map_starts_from_the_final_map(env):
+    st.cache_data.clear()
+    at = page("map").run()
+    final = map_job(at)
+    assert mapjobs.wait(final, 600).state == mapjobs.DONE
+    at.run()
+    at.select_slider(key="map_when").set_value("epoch 1").run()  # its t-SNE: started from the final map
+    assert not at.exception and at.metric[2].label == "PCA"  # its preview meanwhile
+    (epoch,) = at.session_state["map_waited"] - {final}
+    assert mapjobs.wait(epoch, 600).state == mapjobs.DONE
+    at.run()
+    assert at.metric[2].label == "t-SNE" and not at.exception
+    assert json.loads((projection.cache_dir() / f"{epoch}.json").read_text())["init"] is True
+
+
+def test_umap_without_umap_learn_says_how_to_install_it(env):
+    if projection.available("umap"):
+        pytest.skip("umap-learn is installed here")
+    at = page("map").run()
+    at.selectbox(key="map_method").set_value("umap").run()
+    assert not at.exception and "pip install umap-learn" in texts(at, "info")
+    assert at.metric[2].label == "PCA" and len(at.get("plotly_chart")) == 1
 
 
 def test_map_timeline_clusters_search_and_exports(env):

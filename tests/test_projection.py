@@ -124,3 +124,37 @@ def test_clusters_find_the_blobs_and_are_named_by_their_most_frequent_words():
         assert names[found[labels == g][0]] == f"g{g}w1 · g{g}w3 · g{g}w5"
     xy = np.c_[labels * 10.0, np.zeros(len(labels))]
     np.testing.assert_allclose(projection.cluster_centres(xy, labels), [[0, 0], [10, 0], [20, 0]])
+
+
+def test_a_checkpoint_map_started_from_the_final_layout_moves_less():
+    x, labels = blobs(n_per=40, groups=8)
+    final = projection.tsne(x, perplexity=20, seed=0)
+    earlier = x + 0.3 * np.random.default_rng(1).normal(size=x.shape).astype(np.float32)  # an epoch before
+    fresh = projection.tsne(earlier, perplexity=20, seed=0)
+    started = projection.tsne(earlier, perplexity=20, seed=0, init=final)
+
+    def moved(y):  # median distance a point moves from the final map, once laid over it
+        return np.median(np.linalg.norm(projection.procrustes_align(y, final)[0] - final, axis=1))
+    assert moved(started) < 0.6 * moved(fresh)  # measured: 1.0 against 2.6
+    centre = np.array([started[labels == g].mean(0) for g in range(8)])  # and the blobs stay apart
+    assert (np.argmin(((started[:, None] - centre[None]) ** 2).sum(-1), axis=1) == labels).mean() > 0.95
+
+
+def test_a_starting_layout_is_part_of_the_cache_key(tmp_path):
+    x, _ = blobs(n_per=10)
+    words = [f"w{i}" for i in range(len(x))]
+    plain = projection.project(x, words, "tsne", cache=tmp_path, perplexity=5)
+    started = projection.project(x, words, "tsne", cache=tmp_path, init=plain.xy, perplexity=5)
+    assert started.key != plain.key and not started.cached
+    assert projection.project(x, words, "tsne", cache=tmp_path, init=plain.xy, perplexity=5).cached
+    with pytest.raises(ValueError, match="starting layout"):
+        projection.project(x, words, "tsne", cache=tmp_path, init=plain.xy[:3], perplexity=5)
+
+
+def test_very_large_maps_take_the_fast_settings():
+    big, small = projection.tsne_plan(100_000), projection.tsne_plan(500)
+    assert big["negative_gradient_method"] == "fft" and big["neighbors"] in ("annoy", "pynndescent")
+    assert big["n_iter"] < small["n_iter"] and big["early_exaggeration_iter"] < small["early_exaggeration_iter"]
+    assert small["negative_gradient_method"] == "bh" and small["neighbors"] == "exact"
+    assert projection.tsne_plan(500, init=True)["early_exaggeration_iter"] < small["early_exaggeration_iter"]
+    assert projection.available("pca") and not projection.available("mds")

@@ -31,15 +31,24 @@ TRUST_SAMPLE = 2000  # trustworthiness is O(n²): measured on this many points a
 TRUST_K = 10
 
 
+ALL_METHODS = ("tsne", "pca", "umap")  # what the Map page offers; UMAP runs only when installed
+UMAP_INSTALL = "pip install umap-learn"
+
+
 def methods() -> list[str]:
     """Projection methods available here: UMAP only when umap-learn is installed."""
-    out = ["tsne", "pca"]
+    return [m for m in ALL_METHODS if available(m)]
+
+
+def available(method: str) -> bool:
+    """Whether `method` can run here (UMAP needs umap-learn)."""
+    if method != "umap":
+        return method in ALL_METHODS
     try:
         import umap  # noqa: F401
-        out.append("umap")
+        return True
     except ImportError:
-        pass
-    return out
+        return False
 
 
 def tsne_backend() -> str:
@@ -72,9 +81,38 @@ def pca(x: np.ndarray, seed: int = 0) -> np.ndarray:
     return np.pad(y, ((0, 0), (0, 2 - y.shape[1]))).astype(np.float32)
 
 
-def tsne(x: np.ndarray, perplexity: float = 30.0, seed: int = 0, threads: int = 2) -> np.ndarray:
-    """t-SNE of the unit vectors (PCA to 50 dims first, PCA initialisation, automatic learning
-    rate). Perplexity is capped at (n - 1) / 3 so that small selections still work."""
+FFT_FROM = 10_000  # points from which openTSNE's FFT gradients beat Barnes-Hut (measured)
+APPROX_FROM = 1_000  # points from which neighbours are found approximately (Annoy, or pynndescent)
+SHORT_FROM = 50_000  # points from which t-SNE runs half the iterations (see README, Map speed)
+
+
+def tsne_plan(n: int, init: bool = False) -> dict:
+    """openTSNE's settings for `n` points: FFT gradients for many points, approximate neighbours
+    (pynndescent when installed, else Annoy, bundled with openTSNE), and for very many points
+    125 + 250 iterations instead of 250 + 500. From a given layout (init), no early exaggeration:
+    it untangles a start from scratch, and a warm start is already untangled (a checkpoint's
+    points then move about half as far from the final map: tests/test_projection.py)."""
+    short = n >= SHORT_FROM
+    approx = "pynndescent" if _installed("pynndescent") else "annoy"
+    return {"negative_gradient_method": "fft" if n >= FFT_FROM else "bh",
+            "neighbors": approx if n >= APPROX_FROM else "exact",
+            "early_exaggeration_iter": 0 if init else 125 if short else 250,
+            "n_iter": 250 if short else 500}
+
+
+def _installed(module: str) -> bool:
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+def tsne(x: np.ndarray, perplexity: float = 30.0, seed: int = 0, threads: int = 2,
+         init: np.ndarray | None = None) -> np.ndarray:
+    """t-SNE of the unit vectors (PCA to 50 dims first, PCA initialisation unless `init` gives
+    the starting layout, e.g. the final map for a checkpoint's, automatic learning rate).
+    Perplexity is capped at (n - 1) / 3 so that small selections still work."""
     x = unit_rows(x)
     n = len(x)
     if n < 5:
@@ -83,16 +121,23 @@ def tsne(x: np.ndarray, perplexity: float = 30.0, seed: int = 0, threads: int = 
         from sklearn.decomposition import PCA
         x = PCA(n_components=50, random_state=seed).fit_transform(x).astype(np.float32)
     perplexity = float(min(perplexity, (n - 1) / 3))
-    if tsne_backend() == "opentsne":  # Barnes-Hut below 10k points, FFT above (measured faster)
+    if tsne_backend() == "opentsne":
         from openTSNE import TSNE as OpenTSNE
-        y = np.asarray(OpenTSNE(perplexity=perplexity, random_state=seed, n_jobs=threads,
-                                initialization="pca",
-                                negative_gradient_method="bh" if n < 10_000 else "fft").fit(x))
+        start = "pca" if init is None else _centred(init)
+        y = np.asarray(OpenTSNE(perplexity=perplexity, random_state=seed, n_jobs=threads, initialization=start,
+                                **tsne_plan(n, init is not None)).fit(x))
     else:
         from sklearn.manifold import TSNE
-        y = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+        y = TSNE(n_components=2, perplexity=perplexity, init="pca" if init is None else _centred(init),
+                 early_exaggeration=12.0 if init is None else 1.0, learning_rate="auto",
                  random_state=seed, n_jobs=threads).fit_transform(x)
     return y.astype(np.float32)
+
+
+def _centred(init: np.ndarray) -> np.ndarray:
+    """A starting layout, centred, at its own scale: a warm start from a finished map (scaled down
+    to the spread of a cold start, as openTSNE advises for those, its points moved further)."""
+    return (np.asarray(init, np.float64) - np.mean(init, axis=0)).astype(np.float32)
 
 
 def umap(x: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> np.ndarray:
@@ -104,14 +149,14 @@ def umap(x: np.ndarray, n_neighbors: int = 15, seed: int = 0) -> np.ndarray:
                            metric="cosine").fit_transform(x).astype(np.float32)
 
 
-def _compute(x: np.ndarray, method: str, params: dict) -> np.ndarray:
+def _compute(x: np.ndarray, method: str, params: dict, init: np.ndarray | None = None) -> np.ndarray:
     if method == "pca":
         return pca(x, params.get("seed", 0))
     if method == "tsne":
-        return tsne(x, params.get("perplexity", 30.0), params.get("seed", 0))
+        return tsne(x, params.get("perplexity", 30.0), params.get("seed", 0), init=init)
     if method == "umap":
-        if "umap" not in methods():
-            raise W2VError("UMAP needs umap-learn: `pip install umap-learn`, or choose t-SNE or PCA")
+        if not available("umap"):
+            raise W2VError(f"UMAP needs umap-learn: `{UMAP_INSTALL}`, or choose t-SNE or PCA")
         return umap(x, params.get("n_neighbors", 15), params.get("seed", 0))
     raise W2VError(f"unknown projection {method!r}: choose one of {', '.join(methods())}")
 
@@ -144,7 +189,8 @@ class Projection:
     key: str
 
 
-def projection_key(vectors: np.ndarray, words: Sequence[str], method: str, params: dict) -> str:
+def projection_key(vectors: np.ndarray, words: Sequence[str], method: str, params: dict,
+                   init: np.ndarray | None = None) -> str:
     h = hashlib.sha256()
     v = np.ascontiguousarray(vectors, dtype=np.float32)
     h.update(f"{v.shape}".encode())
@@ -152,6 +198,8 @@ def projection_key(vectors: np.ndarray, words: Sequence[str], method: str, param
     h.update("\n".join(words).encode("utf-8"))
     backend = tsne_backend() if method == "tsne" else ""
     h.update(json.dumps([method, backend, params], sort_keys=True).encode())
+    if init is not None:  # a map started from another layout is another map
+        h.update(b"init" + np.ascontiguousarray(init, dtype=np.float32).tobytes())
     return h.hexdigest()[:32]
 
 
@@ -170,10 +218,17 @@ def _from_cache(folder: Path | None, key: str, n: int, method: str, params: dict
     return None
 
 
+def stored(key: str, n: int, method: str, params: dict, cache: str | os.PathLike | None = None) -> Projection | None:
+    """The cached map `key` of `n` points (as project stored it), or None when it is not there."""
+    return _from_cache(Path(cache or cache_dir()), key, n, method, {k: params[k] for k in sorted(params)})
+
+
 def project(vectors: np.ndarray, words: Sequence[str], method: str = "tsne",
-            cache: str | os.PathLike | None = None, turn=contextlib.nullcontext, **params) -> Projection:
+            cache: str | os.PathLike | None = None, turn=contextlib.nullcontext,
+            init: np.ndarray | None = None, **params) -> Projection:
     """The 2-D map of `vectors` (one row per word of `words`), from the disk cache when this
-    exact (vectors, words, method, params) was projected before. `cache=False` skips the disk.
+    exact (vectors, words, method, params, init) was projected before. `cache=False` skips the
+    disk. `init`: a starting layout (n, 2) for t-SNE, e.g. the final map for a checkpoint's.
     turn(): a context manager held while the map is computed, not while it is read from the
     cache (the app's turn for heavy work, w2v.studio.words.heavy_turn); the cache is read again
     once the turn is taken, in case the request that held it computed this very map."""
@@ -181,8 +236,10 @@ def project(vectors: np.ndarray, words: Sequence[str], method: str = "tsne",
         raise ValueError(f"{len(words)} words but {len(vectors)} vectors")
     if len(words) < 2:
         raise W2VError("a map needs at least two words: widen the selection")
+    if init is not None and np.shape(init) != (len(words), 2):
+        raise ValueError(f"a starting layout of shape {np.shape(init)} for {len(words)} words")
     params = {k: params[k] for k in sorted(params)}
-    key = projection_key(vectors, words, method, params)
+    key = projection_key(vectors, words, method, params, init)
     folder = None if cache is False else Path(cache or cache_dir())
     found = _from_cache(folder, key, len(words), method, params)
     if found is not None:
@@ -192,17 +249,23 @@ def project(vectors: np.ndarray, words: Sequence[str], method: str = "tsne",
         if found is not None:
             return found
         t0 = time.perf_counter()
-        xy = _compute(np.asarray(vectors, np.float32), method, params)
+        xy = _compute(np.asarray(vectors, np.float32), method, params, **({} if init is None else {"init": init}))
         seconds = time.perf_counter() - t0
         trust = trustworthiness(np.asarray(vectors, np.float32), xy)
         if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-            atomic_save_npy(folder / f"{key}.npy", xy)
-            atomic_write_json(folder / f"{key}.json", {
+            _store(folder, key, xy, {
                 "method": method, "params": params, "n": len(words), "dim": int(np.shape(vectors)[1]),
                 "trust": None if trust != trust else round(trust, 5), "seconds": round(seconds, 3),
-                "backend": tsne_backend() if method == "tsne" else method, "created": time.time()})
+                "backend": tsne_backend() if method == "tsne" else method, "init": init is not None,
+                "created": time.time()})
     return Projection(xy, method, params, trust, seconds, False, key)
+
+
+def _store(folder: Path, key: str, xy: np.ndarray, meta: dict) -> None:
+    """The points, then their sidecar (what _from_cache looks for first), each written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_save_npy(folder / f"{key}.npy", xy)
+    atomic_write_json(folder / f"{key}.json", meta)
 
 
 # --- clusters and alignment -----------------------------------------------------------------

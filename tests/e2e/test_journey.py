@@ -173,6 +173,8 @@ def click_the_map(page, shots) -> None:
     from playwright.sync_api import expect
     open_page(page, "Map")
     expect(page.get_by_text("Click a point")).to_be_visible(timeout=LONG)
+    # the PCA preview shows at once; the t-SNE map replaces it when its background job is done
+    expect(page.get_by_text("being computed in the background")).to_have_count(0, timeout=3 * LONG)
     page.wait_for_function("() => { const d = document.querySelector('.js-plotly-plot');"
                            " return d && d._fullLayout && d._fullData && d._fullData.length"
                            " && d._fullData[0].x.length > 0; }", timeout=LONG)

@@ -16,4 +16,5 @@
     concordance   the corpus lines and shared contexts behind "why are these neighbours?"
     compare       two sets of vectors side by side
     mapview       the Map page: words, projection, timeline, figure, exports
+    mapjobs       maps computed in the background: a t-SNE / UMAP job per map, with limits
 """

@@ -4,8 +4,9 @@ highlights, the clicked word, the plotly figure with its labels, and the exports
 Embedding Projector zip, stand-alone HTML that works offline, the modebar's PNG and SVG).
 
     idx = map_words(final, "search", search="ing$")
-    base = project(final, spec, "tsne", {"perplexity": 30, "seed": 0})           # the final map
-    xy = aligned(project(final, spec, "tsne", params, at=epoch1), base)          # an epoch on it
+    base = project(final, spec, "pca", {"seed": 0})                               # at once
+    base = finished(final, spec, "tsne", {"perplexity": 30, "seed": 0})          # or Pending(state)
+    xy = aligned(finished(final, spec, "tsne", params, at=epoch1, init=base), base)  # an epoch on it
     fig = map_figure(words, xy, *colour(final, idx))
 """
 
@@ -22,6 +23,7 @@ import pandas as pd
 from .. import projection
 from ..errors import W2VError
 from ..vectors import WordVectors
+from . import mapjobs
 from .labels import FONT_PX
 from .selection import in_vocabulary, is_area, parse_list, selected_words
 from .sources import FINAL, Choice, Source, choose
@@ -101,6 +103,59 @@ def project(final: WordVectors, spec: dict, method: str, params: dict,
                               turn=lambda: heavy_turn(heavy, wait), **params)
 
 
+class Pending(Exception):
+    """A map its background job has not made yet: .state says how far it is (mapjobs.MapState)."""
+
+    def __init__(self, state: mapjobs.MapState):
+        super().__init__(state.state)
+        self.state = state
+
+
+def background(method: str) -> bool:
+    """Whether a `method` map is made by a background job (t-SNE, UMAP), the page showing a PCA
+    preview meanwhile, rather than at once (PCA)."""
+    return method != "pca"
+
+
+def preview_params(params: dict) -> dict:
+    """The PCA preview's parameters for a map asked with `params`."""
+    return {"seed": params.get("seed", 0)}
+
+
+def unavailable(method: str) -> str | None:
+    """What to do to have `method` here (UMAP without umap-learn), or None when it runs."""
+    if method == AXES or projection.available(method):
+        return None
+    return (f"{METHODS[method]} needs umap-learn, which is not installed here: `{projection.UMAP_INSTALL}` "
+            "in the app's environment, then restart the app. The PCA map is shown instead.")
+
+
+def finished(final: WordVectors, spec: dict, method: str, params: dict, at: WordVectors | None = None,
+             init: projection.Projection | None = None, wait: bool = True) -> projection.Projection:
+    """The `method` map of the words `spec` chooses (at a checkpoint `at`). PCA is computed here
+    (see project); a t-SNE or UMAP map comes from the disk cache, or raises Pending while the
+    background job that makes it (started here when none runs for it) computes it. `init`: the
+    layout a checkpoint's t-SNE starts from (the final map), so that its points move little."""
+    if not background(method):
+        return project(final, spec, method, params, at, wait)
+    idx = map_words(final, **spec)
+    wv = final if at is None else at
+    start = init.xy if init is not None and method == "tsne" else None
+    state = mapjobs.request(wv.vectors[idx], [final.index_to_key[i] for i in idx], method, params, start)
+    if state.state != mapjobs.DONE:
+        raise Pending(state)
+    return state.projection
+
+
+def job_text(state: mapjobs.MapState, method: str, n: int) -> str:
+    """What the page says while a background map is on its way."""
+    what = f"The {METHODS[method]} map of {n:,} words"
+    if state.state == mapjobs.QUEUED:
+        return f"{what} waits for another map to finish ({state.seconds:.0f} s so far); the PCA preview is shown meanwhile."
+    return (f"{what} is being computed in the background ({state.seconds:.0f} s so far, at most "
+            f"{state.limit_s:.0f} s); the PCA preview is shown meanwhile, and the page stays usable.")
+
+
 def timeline(src: Source) -> list[str]:
     """The timeline's stops: a run's start-of-epoch checkpoints, then 'final'. Empty when there
     is nothing to scrub (a vectors file, or a run with fewer than two checkpoints)."""
@@ -121,10 +176,11 @@ def aligned(shown: projection.Projection, base: projection.Projection) -> np.nda
     return projection.procrustes_align(shown.xy, base.xy)[0]
 
 
-def computed_now(shown: projection.Projection, seen: set) -> bool:
-    """Whether this projection was computed for this visit (not read from a cache, and not shown
-    before in this session, whose keys `seen` gathers)."""
-    fresh = not shown.cached and shown.key not in seen
+def computed_now(shown: projection.Projection, seen: set, waited: set = frozenset()) -> bool:
+    """Whether this projection was computed for this visit (not read from a cache, or made by a
+    background job this session `waited` for; and not shown before in this session, whose keys
+    `seen` gathers)."""
+    fresh = (not shown.cached or shown.key in waited) and shown.key not in seen
     seen.add(shown.key)
     return fresh
 
