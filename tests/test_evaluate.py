@@ -88,3 +88,14 @@ def test_evaluate_flat_keys(structured):
     wv, q, s = structured
     out = evaluate(wv, q, s)
     assert {"analogy_accuracy", "similarity_spearman", "analogy_sections", "similarity_coverage"} <= set(out)
+
+
+def test_every_nth_question_scores_a_fixed_share_and_says_so(structured):
+    """The trainer's quick look between epochs: every 4th question of each section (capitals has
+    31 questions, one skipped; family 12), the same ones every time."""
+    wv, q, s = structured
+    part = evaluate(wv, q, s, every=4)
+    assert (part["analogy_every"], part["analogy_total"] + part["analogy_skipped"]) == (4, 8 + 3)
+    assert part == evaluate(wv, q, s, every=4) and "analogy_every" not in evaluate(wv, q, s)
+    q.write_text(q.read_text().split(": family")[0])  # a changed file is read again
+    assert evaluate_analogies(wv, q)["total"] == 30

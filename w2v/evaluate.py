@@ -14,6 +14,7 @@ vectors without loading the trainer's framework.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -33,7 +34,18 @@ def _case_insensitive_index(wv: WordVectors, restrict_vocab: int) -> dict[str, i
     return {w.upper(): i for i, w in reversed(list(enumerate(wv.index_to_key[:restrict_vocab])))}
 
 
-def read_analogies(path: str | os.PathLike) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
+def read_analogies(path: str | os.PathLike) -> tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...]:
+    """The sections of an analogy file, as (name, questions); read once while the file is unchanged
+    (a trainer scores after every epoch)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise W2VError(f"analogy file {path} does not exist") from None
+    return _read_analogies(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_analogies(path: str, mtime_ns: int, size: int) -> tuple:
     sections: list[tuple[str, list]] = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -52,17 +64,19 @@ def read_analogies(path: str | os.PathLike) -> list[tuple[str, list[tuple[str, s
                 sections[-1][1].append(tuple(p.upper() for p in parts))
     except FileNotFoundError:
         raise W2VError(f"analogy file {path} does not exist") from None
-    return sections
+    return tuple((name, tuple(questions)) for name, questions in sections)
 
 
 def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOGIES,
-                       restrict_vocab: int = 30000, batch: int = BATCH) -> dict:
-    """{accuracy, correct, total, skipped, sections: {name: {accuracy, correct, total}}}."""
+                       restrict_vocab: int = 30000, batch: int = BATCH, every: int = 1) -> dict:
+    """{accuracy, correct, total, skipped, sections: {name: {accuracy, correct, total}}}, over every
+    `every`-th question of each section (1: all; a trainer's quick look between epochs)."""
     ok = _case_insensitive_index(wv, restrict_vocab)
     unit = np.ascontiguousarray(wv.unit[:restrict_vocab], dtype=np.float32)
     sections = {}
     correct_all = total_all = skipped = 0
     for name, questions in read_analogies(path):
+        questions = questions[::every]
         q = [(ok[a], ok[b], ok[c], ok[d]) for a, b, c, d in questions
              if a in ok and b in ok and c in ok and d in ok]
         skipped += len(questions) - len(q)
@@ -121,11 +135,12 @@ def evaluate_similarity(wv: WordVectors, path: str | os.PathLike = DEFAULT_SIMIL
 
 
 def evaluate(wv: WordVectors, analogies: str | os.PathLike | None = DEFAULT_ANALOGIES,
-             similarity: str | os.PathLike | None = DEFAULT_SIMILARITY) -> dict:
-    """Both benchmarks as one flat dict (the CLI's `evaluate --json`)."""
-    out: dict = {}
+             similarity: str | os.PathLike | None = DEFAULT_SIMILARITY, every: int = 1) -> dict:
+    """Both benchmarks as one flat dict (the CLI's `evaluate --json`); `every` > 1 scores every
+    `every`-th analogy question only (and says so: 'analogy_every')."""
+    out: dict = {"analogy_every": every} if analogies and every > 1 else {}
     if analogies:
-        a = evaluate_analogies(wv, analogies)
+        a = evaluate_analogies(wv, analogies, every=every)
         out.update(analogy_accuracy=a["accuracy"], analogy_correct=a["correct"],
                    analogy_total=a["total"], analogy_skipped=a["skipped"],
                    analogy_sections={k: v["accuracy"] for k, v in a["sections"].items()})
