@@ -2,12 +2,16 @@
 
     python bench/compare.py                      # the sample corpus, dim 300, 5 epochs, 2 threads
     python bench/compare.py --corpus my.txt.gz --dim 100 --epochs 3 --systems w2v,gensim
+    python bench/compare.py --systems w2v,w2v-eval --repeat 2   # what --eval epoch costs
 
 Every system trains as its own process, timed from launch to exit (imports, reading, vocabulary
 and training all count), with its peak RSS from the kernel's accounting. Vectors are then scored by
 the same evaluator (analogies restricted to the 30,000 most frequent words, WordSim-353 Spearman).
 The lecture's loop is slow by design: it trains for --seed-seconds and its time is extrapolated.
-Prints one JSON line per system, then a markdown table; --json-out also saves the lines.
+Our runs use --eval none, as gensim evaluates nothing either; `w2v-eval` is the defaults with the
+trainer's own --eval epoch (benchmarks between epochs), and the line under the table says what that
+costs against `w2v`. Prints one JSON line per system, then a markdown table; --json-out also saves
+the lines.
 """
 
 from __future__ import annotations
@@ -71,8 +75,9 @@ def main() -> None:
     p.add_argument("--negative", type=int, default=5)
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument("--sample", type=float, default=1e-3)
-    p.add_argument("--systems", default="w2v,w2v-pair,w2v-window,gensim,seed",
-                   help="comma list of: w2v (the defaults, --noise pool), w2v-pair, w2v-window, gensim, seed")
+    p.add_argument("--systems", default="w2v,w2v-eval,w2v-pair,w2v-window,gensim,seed",
+                   help="comma list of: w2v (the defaults, --noise pool, --eval none), w2v-eval (the defaults "
+                        "with --eval epoch), w2v-pair, w2v-window, gensim, seed")
     p.add_argument("--seed-seconds", type=float, default=60, help="time box for the lecture's loop")
     p.add_argument("--repeat", type=int, default=1, help="run each system N times (interleaved)")
     p.add_argument("--json-out", help="also append the JSON lines to this file")
@@ -90,9 +95,11 @@ def main() -> None:
                        "threads": a.threads, "repeat": rep}
                 if system.startswith("w2v"):
                     out = Path(tmp) / f"{system}-{rep}"
-                    noise = system.split("-", 1)[1] if "-" in system else "pool"
+                    variant = system.split("-", 1)[1] if "-" in system else ""
+                    noise = variant if variant in ("pair", "window") else "pool"
+                    row["eval"] = "epoch" if variant == "eval" else "none"
                     sec, rss, _ = run_measured([py, "-m", "w2v", "train", a.corpus, "--out", str(out), *common,
-                                                "--noise", noise, "--eval", "none", "--quiet"])
+                                                "--noise", noise, "--eval", row["eval"], "--quiet"])
                     events, _ = Run(out).metrics()
                     tokens = next(e["tokens"] for e in events if e["event"] == "vocab")
                     pairs = [e for e in events if e["event"] == "step"][-1].get("pairs")
@@ -134,6 +141,16 @@ def main() -> None:
         fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
         print(f"| {name} | {r['seconds']:.1f} | {r['raw_words_per_sec']:,} | {rel} | "
               f"{r['pairs_per_sec'] or 0:,} | {r['peak_rss_mb']:,} | {fmt(r['analogy'])} | {fmt(r['ws353'])} |")
+    print_eval_cost(results)
+
+
+def print_eval_cost(results: list[dict]) -> None:
+    """What --eval epoch costs: w2v-eval's mean seconds against w2v's (--eval none), same sitting."""
+    mean = {s: [r["seconds"] for r in results if r["system"] == s] for s in ("w2v", "w2v-eval")}
+    if all(mean.values()):
+        none, epoch = (sum(v) / len(v) for v in mean.values())
+        print(f"\n--eval epoch: {epoch:.1f} s against {none:.1f} s with --eval none: "
+              f"{epoch / none:.3f}× ({100 * (epoch / none - 1):+.1f} %)")
 
 
 if __name__ == "__main__":
