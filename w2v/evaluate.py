@@ -31,7 +31,13 @@ BATCH = 1024  # analogy questions per product: a (BATCH, restrict_vocab) float32
 
 def _case_insensitive_index(wv: WordVectors, restrict_vocab: int) -> dict[str, int]:
     # as gensim: among keys equal up to case, the most frequent (lowest index) wins
-    return {w.upper(): i for i, w in reversed(list(enumerate(wv.index_to_key[:restrict_vocab])))}
+    return _upper_index(tuple(wv.index_to_key[:restrict_vocab]))
+
+
+@functools.lru_cache(maxsize=4)
+def _upper_index(words: tuple[str, ...]) -> dict[str, int]:
+    """Built once per vocabulary (a trainer scores the same words after every epoch); read only."""
+    return {w.upper(): i for i, w in reversed(list(enumerate(words)))}
 
 
 def read_analogies(path: str | os.PathLike) -> tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...]:
@@ -73,27 +79,37 @@ def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOG
     `every`-th question of each section (1: all; a trainer's quick look between epochs)."""
     ok = _case_insensitive_index(wv, restrict_vocab)
     unit = np.ascontiguousarray(wv.unit[:restrict_vocab], dtype=np.float32)
-    sections = {}
-    correct_all = total_all = skipped = 0
+    counts, q, skipped = {}, [], 0
     for name, questions in read_analogies(path):
         questions = questions[::every]
-        q = [(ok[a], ok[b], ok[c], ok[d]) for a, b, c, d in questions
-             if a in ok and b in ok and c in ok and d in ok]
-        skipped += len(questions) - len(q)
-        correct = 0
-        for s in range(0, len(q), batch):
-            idx = np.array(q[s: s + batch], dtype=np.int64)  # (n, 4)
-            a, b, c, d = idx.T
-            query = unit[b] - unit[a] + unit[c]  # 3CosAdd; scaling does not change the argmax
-            scores = query @ unit.T  # (n, V), float32
-            scores[np.arange(len(idx))[:, None], idx[:, :3]] = -np.inf  # the question words
-            correct += int(np.count_nonzero(scores.argmax(1) == d))
-        sections[name] = {"correct": correct, "total": len(q),
-                          "accuracy": correct / len(q) if q else None}
-        correct_all += correct
-        total_all += len(q)
-    return {"accuracy": correct_all / total_all if total_all else 0.0, "correct": correct_all,
-            "total": total_all, "skipped": skipped, "sections": sections}
+        kept = [(ok[a], ok[b], ok[c], ok[d]) for a, b, c, d in questions
+                if a in ok and b in ok and c in ok and d in ok]
+        skipped += len(questions) - len(kept)
+        counts[name] = len(kept)
+        q += kept
+    right = _answers_right(unit, np.array(q, dtype=np.int64).reshape(-1, 4), batch)
+    sections, at = {}, 0
+    for name, n in counts.items():  # the questions are in section order
+        correct = int(right[at:at + n].sum())
+        sections[name] = {"correct": correct, "total": n, "accuracy": correct / n if n else None}
+        at += n
+    correct_all = int(right.sum())
+    return {"accuracy": correct_all / len(q) if q else 0.0, "correct": correct_all,
+            "total": len(q), "skipped": skipped, "sections": sections}
+
+
+def _answers_right(unit: np.ndarray, q: np.ndarray, batch: int) -> np.ndarray:
+    """Whether each question (a, b, c, d) is answered d: the best 3CosAdd candidate, the question
+    words excluded; in blocks of `batch` questions whatever their sections."""
+    right = np.zeros(len(q), dtype=bool)
+    for s in range(0, len(q), batch):
+        idx = q[s: s + batch]
+        a, b, c, d = idx.T
+        query = unit[b] - unit[a] + unit[c]  # 3CosAdd; scaling does not change the argmax
+        scores = query @ unit.T  # (n, V), float32
+        scores[np.arange(len(idx))[:, None], idx[:, :3]] = -np.inf  # the question words
+        right[s: s + batch] = scores.argmax(1) == d
+    return right
 
 
 def read_word_pairs(path: str | os.PathLike) -> list[tuple[str, str, float]]:
