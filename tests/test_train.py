@@ -364,3 +364,16 @@ def test_step_events_per_round_follow_the_corpus_size():
     assert reports_per_round(rounds=8, epochs=5, words_per_round=262_144) == 3  # the sample: 120
     assert reports_per_round(rounds=200, epochs=5, words_per_round=262_144) == 1  # a large corpus: a chunk each
     assert reports_per_round(rounds=1, epochs=1, words_per_round=1_000) == 3  # stretches of 256 words at least
+
+
+@pytest.mark.parametrize("when,every", [("epoch", 16), ("final", 1)])
+def test_eval_epoch_scores_a_fixed_share_of_the_analogies_and_final_all_of_them(tiny_corpus, tmp_path, when, every):
+    from w2v.evaluate import evaluate
+    status = train(tiny_corpus, tmp_path / "run", TrainConfig(dim=20, epochs=2, threads=1, eval=when))
+    scored = [e["scores"] for e in Run(tmp_path / "run").metrics()[0] if e["event"] == "epoch" and "scores" in e]
+    assert len(scored) == (2 if when == "epoch" else 1)
+    final = evaluate(WordVectors.from_run(tmp_path / "run"), every=every)  # what the status says, recomputed
+    assert status["scores"]["analogy_total"] == final["analogy_total"] > 0
+    assert status["scores"]["analogy_correct"] == final["analogy_correct"]
+    assert status["scores"].get("analogy_every") == (16 if when == "epoch" else None)
+    assert status["scores"]["similarity_spearman"] == pytest.approx(final["similarity_spearman"])

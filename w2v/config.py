@@ -82,8 +82,9 @@ class TrainConfig:
     threads: int = setting(0, "CPU threads (0 = all cores)", label="Threads", group="engine", low=0, high=512)
     batch_size: int = setting(0, "pairs per step on the PyTorch engines (0 = auto; the C++ kernel steps "
                               "per window)", label="Batch size", group="engine", low=0, high=1 << 22)
-    eval: str = setting("epoch", "when to score analogies and WordSim-353: after every epoch, after the "
-                        "last, or never", label="Benchmarks", group="evaluation",
+    eval: str = setting("epoch", "when to score analogies and WordSim-353: after every epoch (every 16th "
+                        "analogy question, a quick look), after the last (every question), or never",
+                        label="Benchmarks", group="evaluation",
                         choices=("epoch", "final", "none"))
     probe_words: tuple[str, ...] = setting((), "words whose neighbours are recorded each epoch, comma "
                                            "separated (default: 8 frequent and 8 rarer words)",

@@ -48,7 +48,7 @@ from .vectors import WordVectors
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk
 STEP_EVENTS = 100  # a run writes at least this many step events (its chart's points)...
 REPORT_WORDS = 256  # ...each covering at least this many words of the corpus
-EPOCH_EVAL_EVERY = 16  # --eval epoch: every 16th analogy question after each epoch but the last (all then)
+EPOCH_EVAL_EVERY = 16  # --eval epoch scores every 16th analogy question (--eval final: all of them)
 
 
 def default_probe_words(vocab: Vocab, seed: int = 1, n: int = 8) -> list[str]:
@@ -553,9 +553,8 @@ def _end_epoch(job: _Job, at: Progress, analogies, similarity) -> None:
     wv = WordVectors(job.vocab.words, tables[0], job.vocab.counts)
     ev = {"event": "epoch", "epoch": at.epoch, "words_done": at.words_done,
           "neighbours": _neighbours(wv, job.probes)}
-    last = at.epoch == job.cfg.epochs
-    if job.cfg.eval == "epoch" or (job.cfg.eval == "final" and last):
-        job.scores = _scores(wv, analogies, similarity, 1 if last else EPOCH_EVAL_EVERY)
+    if job.cfg.eval == "epoch" or (job.cfg.eval == "final" and at.epoch == job.cfg.epochs):
+        job.scores = _scores(wv, analogies, similarity, EPOCH_EVAL_EVERY if job.cfg.eval == "epoch" else 1)
         ev["scores"] = job.scores
     ev["checkpoint"] = checkpoint
     job.emit(ev)
