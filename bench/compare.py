@@ -42,13 +42,14 @@ pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
-open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+open(sys.argv[1], "w").write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float, str]:
-    """Run cmd as its own process: (wall seconds, peak RSS in MB, stdout)."""
+    """Run cmd as its own process: (wall seconds, peak RSS in MB, stdout); its CPU seconds (user +
+    system, every thread) go to CPU_SECONDS[-1]."""
     with tempfile.TemporaryDirectory() as tmp:
         rss_file = Path(tmp) / "rss"
         t0 = time.perf_counter()
@@ -57,7 +58,12 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
         seconds = time.perf_counter() - t0
         if p.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-        return seconds, int(rss_file.read_text()) / 1024, p.stdout
+        rss, cpu = rss_file.read_text().split()
+        CPU_SECONDS.append(round(float(cpu), 2))
+        return seconds, int(rss) / 1024, p.stdout
+
+
+CPU_SECONDS: list[float] = []
 
 
 def scores(wv: WordVectors) -> dict:
@@ -103,7 +109,8 @@ def main() -> None:
                     events, _ = Run(out).metrics()
                     tokens = next(e["tokens"] for e in events if e["event"] == "vocab")
                     pairs = [e for e in events if e["event"] == "step"][-1].get("pairs")
-                    row.update(seconds=sec, peak_rss_mb=rss, **scores(WordVectors.from_run(out)))
+                    row.update(seconds=sec, cpu_seconds=CPU_SECONDS[-1], peak_rss_mb=rss,
+                               **scores(WordVectors.from_run(out)))
                 elif system == "gensim":
                     out = Path(tmp) / f"gensim-{rep}.bin"
                     sec, rss, _ = run_measured([py, str(ROOT / "bench" / "gensim_train.py"), a.corpus,
@@ -141,16 +148,19 @@ def main() -> None:
         fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
         print(f"| {name} | {r['seconds']:.1f} | {r['raw_words_per_sec']:,} | {rel} | "
               f"{r['pairs_per_sec'] or 0:,} | {r['peak_rss_mb']:,} | {fmt(r['analogy'])} | {fmt(r['ws353'])} |")
+    print()
     print_eval_cost(results)
 
 
 def print_eval_cost(results: list[dict]) -> None:
-    """What --eval epoch costs: w2v-eval's mean seconds against w2v's (--eval none), same sitting."""
-    mean = {s: [r["seconds"] for r in results if r["system"] == s] for s in ("w2v", "w2v-eval")}
-    if all(mean.values()):
-        none, epoch = (sum(v) / len(v) for v in mean.values())
-        print(f"\n--eval epoch: {epoch:.1f} s against {none:.1f} s with --eval none: "
-              f"{epoch / none:.3f}× ({100 * (epoch / none - 1):+.1f} %)")
+    """What --eval epoch costs: w2v-eval's mean wall and CPU seconds against w2v's (--eval none),
+    same sitting (on a shared machine the CPU seconds are the steadier measure)."""
+    for key in ("seconds", "cpu_seconds"):
+        mean = {s: [r[key] for r in results if r["system"] == s] for s in ("w2v", "w2v-eval")}
+        if all(mean.values()):
+            none, epoch = (sum(v) / len(v) for v in mean.values())
+            print(f"--eval epoch: {epoch:.1f} {key.replace('_', ' ')} against {none:.1f} with --eval none: "
+                  f"{epoch / none:.3f}× ({100 * (epoch / none - 1):+.1f} %)")
 
 
 if __name__ == "__main__":
