@@ -370,7 +370,8 @@ def _init_from(engine: Engine, vocab: Vocab, source: str | None) -> int | None:
         mine, theirs = (np.array(side) for side in zip(*rows))
         with torch.no_grad():
             for table, source_table in zip((engine.in_w, engine.out_w), tables):
-                table[torch.from_numpy(mine)] = torch.from_numpy(np.array(source_table[theirs])).to(table.device)
+                rows_at = torch.from_numpy(mine).to(table.device)
+                table[rows_at] = torch.from_numpy(np.array(source_table[theirs])).to(table.device)
     return len(rows)
 
 
