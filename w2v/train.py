@@ -48,6 +48,7 @@ from .vectors import WordVectors
 CHUNK_TOKENS = 1 << 18  # corpus positions per chunk
 STEP_EVENTS = 100  # a run writes at least this many step events (its chart's points)...
 REPORT_WORDS = 256  # ...each covering at least this many words of the corpus
+STATUS_SECONDS = 1.0  # a stretch inside a round writes status.json at most this often
 EPOCH_EVAL_EVERY = 16  # --eval epoch scores every 16th analogy question (--eval final: all of them)
 
 
@@ -274,6 +275,7 @@ class _Job:
     lr_from: int = 0  # the epoch the learning rate last started falling from lr (a continued run's last start)
     reports: int = 1  # step events a round
     init_rows: int | None = None  # rows taken from another run's tables (--init-from)
+    status_at: float = 0.0  # when a step last wrote status.json
     scores: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -484,7 +486,7 @@ def _train_round(job: _Job, rnd: Round, at: Progress) -> None:
         loss = sum(job.replica.train(int(cut[r + 1] - cut[r]), stretch(r), syncs), Loss())
         share = words * (r + 1) // reports - words * r // reports  # the stretch's words before subsampling
         loss = _count_stretch(job, at, share, loss, rnd.end if r == reports - 1 else at.chunk, time.time() - t0)
-        _report_step(job, at, rnd.end - 1, loss)
+        _report_step(job, at, rnd.end - 1, loss, last=r == reports - 1)
         t0 = time.time()
 
 
@@ -503,7 +505,9 @@ def _count_stretch(job: _Job, at: Progress, words: int, loss: Loss, chunk: int, 
     return Loss(pos, neg, int(tracked), int(pairs))
 
 
-def _report_step(job: _Job, at: Progress, chunk: int, loss: Loss) -> None:
+def _report_step(job: _Job, at: Progress, chunk: int, loss: Loss, last: bool = True) -> None:
+    """A step event; and status.json at the end of each round, or a second after it was last
+    written (a small corpus's stretches add events, not a synced write each)."""
     wps = at.session_words / max(at.train_seconds, 1e-9)
     eta = (job.words_total - at.words_done) / max(wps, 1e-9)
     lp = loss.pos / loss.tracked if loss.tracked else float("nan")
@@ -512,8 +516,10 @@ def _report_step(job: _Job, at: Progress, chunk: int, loss: Loss) -> None:
               "chunks": job.n_chunks, "words_done": at.words_done, "words_total": job.words_total,
               "pairs": at.pairs_done, "lr": job.lr_at(at.words_done), "loss": _r(lp + ln),
               "loss_pos": _r(lp), "loss_neg": _r(ln), "words_per_sec": round(wps, 1), "eta_s": round(eta, 1)})
-    job.run.write_status(words_done=at.words_done, progress=at.words_done / job.words_total, epoch=at.epoch,
-                         words_per_sec=round(wps, 1), eta_s=round(eta, 1))
+    if last or time.time() - job.status_at >= STATUS_SECONDS:
+        job.status_at = time.time()
+        job.run.write_status(words_done=at.words_done, progress=at.words_done / job.words_total, epoch=at.epoch,
+                             words_per_sec=round(wps, 1), eta_s=round(eta, 1))
 
 
 def _diverged(job: _Job, at: Progress, words: int, what: str) -> Diverged:
