@@ -3,6 +3,7 @@
     python bench/compare.py                      # the sample corpus, dim 300, 5 epochs, 2 threads
     python bench/compare.py --corpus my.txt.gz --dim 100 --epochs 3 --systems w2v,gensim
     python bench/compare.py --mode cbow --dim 100 --epochs 3 --systems w2v,gensim,w2v:0.025,gensim:0.05
+    python bench/compare.py --systems w2v,w2v-eval --repeat 2   # what --eval epoch costs
 
 Every system trains as its own process, timed from launch to exit (imports, reading, vocabulary
 and training all count), with its peak RSS from the kernel's accounting. Vectors are then scored by
@@ -10,7 +11,10 @@ the same evaluator (analogies restricted to the 30,000 most frequent words, Word
 The lecture's loop is slow by design: it trains for --seed-seconds and its time is extrapolated.
 Each system trains at its own default learning rate (ours: the --mode's default, gensim: 0.025);
 a system written NAME:LR trains at LR instead, so both rates can be compared in one sitting.
-Prints one JSON line per system, then a markdown table; --json-out also saves the lines.
+Our runs use --eval none, as gensim evaluates nothing either; `w2v-eval` is the defaults with the
+trainer's own --eval epoch (benchmarks between epochs), and the line under the table says what that
+costs against `w2v`. Prints one JSON line per system, then a markdown table; --json-out also saves
+the lines.
 """
 
 from __future__ import annotations
@@ -41,13 +45,14 @@ pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
-open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+open(sys.argv[1], "w").write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float, str]:
-    """Run cmd as its own process: (wall seconds, peak RSS in MB, stdout)."""
+    """Run cmd as its own process: (wall seconds, peak RSS in MB, stdout); its CPU seconds (user +
+    system, every thread) go to CPU_SECONDS[-1]."""
     with tempfile.TemporaryDirectory() as tmp:
         rss_file = Path(tmp) / "rss"
         t0 = time.perf_counter()
@@ -56,7 +61,12 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
         seconds = time.perf_counter() - t0
         if p.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
-        return seconds, int(rss_file.read_text()) / 1024, p.stdout
+        rss, cpu = rss_file.read_text().split()
+        CPU_SECONDS.append(round(float(cpu), 2))
+        return seconds, int(rss) / 1024, p.stdout
+
+
+CPU_SECONDS: list[float] = []
 
 
 def scores(wv: WordVectors) -> dict:
@@ -75,9 +85,10 @@ def main() -> None:
     p.add_argument("--min-count", type=int, default=5)
     p.add_argument("--sample", type=float, default=1e-3)
     p.add_argument("--mode", choices=("skipgram", "cbow"), default="skipgram")
-    p.add_argument("--systems", default="w2v,w2v-pair,w2v-window,gensim,seed",
-                   help="comma list of: w2v (the defaults, --noise pool), w2v-pair, w2v-window, gensim, seed; "
-                        "NAME:LR trains NAME at learning rate LR")
+    p.add_argument("--systems", default="w2v,w2v-eval,w2v-pair,w2v-window,gensim,seed",
+                   help="comma list of: w2v (the defaults, --noise pool, --eval none), w2v-eval (the defaults "
+                        "with --eval epoch), w2v-pair, w2v-window, gensim, seed; NAME:LR trains NAME at "
+                        "learning rate LR")
     p.add_argument("--seed-seconds", type=float, default=60, help="time box for the lecture's loop")
     p.add_argument("--repeat", type=int, default=1, help="run each system N times (interleaved)")
     p.add_argument("--json-out", help="also append the JSON lines to this file")
@@ -96,14 +107,17 @@ def main() -> None:
                        "threads": a.threads, "mode": a.mode, "lr": float(lr) if lr else None, "repeat": rep}
                 if system.startswith("w2v"):
                     out = Path(tmp) / f"{name.replace(':', '-at-')}-{rep}"
-                    noise = system.split("-", 1)[1] if "-" in system else "pool"
+                    variant = system.split("-", 1)[1] if "-" in system else ""
+                    noise = variant if variant in ("pair", "window") else "pool"
+                    row["eval"] = "epoch" if variant == "eval" else "none"
                     sec, rss, _ = run_measured([py, "-m", "w2v", "train", a.corpus, "--out", str(out), *common,
                                                 "--mode", a.mode, *(["--lr", lr] if lr else []),
-                                                "--noise", noise, "--eval", "none", "--quiet"])
+                                                "--noise", noise, "--eval", row["eval"], "--quiet"])
                     events, _ = Run(out).metrics()
                     tokens = next(e["tokens"] for e in events if e["event"] == "vocab")
                     pairs = [e for e in events if e["event"] == "step"][-1].get("pairs")
-                    row.update(seconds=sec, peak_rss_mb=rss, **scores(WordVectors.from_run(out)))
+                    row.update(seconds=sec, cpu_seconds=CPU_SECONDS[-1], peak_rss_mb=rss,
+                               **scores(WordVectors.from_run(out)))
                 elif system == "gensim":
                     out = Path(tmp) / f"{name.replace(':', '-at-')}-{rep}.bin"
                     cbow = ["--cbow"] if a.mode == "cbow" else []
@@ -144,6 +158,19 @@ def main() -> None:
         fmt = lambda v: "–" if v is None else f"{v:.3f}"  # noqa: E731
         print(f"| {name} | {r['seconds']:.1f} | {r['raw_words_per_sec']:,} | {rel} | "
               f"{r['pairs_per_sec'] or 0:,} | {r['peak_rss_mb']:,} | {fmt(r['analogy'])} | {fmt(r['ws353'])} |")
+    print()
+    print_eval_cost(results)
+
+
+def print_eval_cost(results: list[dict]) -> None:
+    """What --eval epoch costs: w2v-eval's mean wall and CPU seconds against w2v's (--eval none),
+    same sitting (on a shared machine the CPU seconds are the steadier measure)."""
+    for key in ("seconds", "cpu_seconds"):
+        mean = {s: [r[key] for r in results if r["system"] == s] for s in ("w2v", "w2v-eval")}
+        if all(mean.values()):
+            none, epoch = (sum(v) / len(v) for v in mean.values())
+            print(f"--eval epoch: {epoch:.1f} {key.replace('_', ' ')} against {none:.1f} with --eval none: "
+                  f"{epoch / none:.3f}× ({100 * (epoch / none - 1):+.1f} %)")
 
 
 if __name__ == "__main__":

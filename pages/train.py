@@ -1,4 +1,4 @@
-"""Train: settings, a pre-flight estimate, launch, the live view of a job, stop/resume, the runs list.
+"""Train: settings, a pre-flight estimate, launch, the live view of a job, stop/resume/continue, the runs list.
 
 The job is its own process (`python -m w2v train ... --out runs/<name>`); this page only reads the
 run directory, so a reload, a second tab or a restarted server finds the job where it is.
@@ -10,7 +10,7 @@ import streamlit as st
 
 import ui
 from w2v.errors import W2VError
-from w2v.runs import Run
+from w2v.runs import FINISHED, Run
 from w2v.studio import corpus_stats, estimate, feed, form, jobs, paths, runlist
 
 COLUMNS = 3  # settings per row in each group
@@ -136,7 +136,8 @@ def neighbours(name: str, epochs: list[dict]) -> None:
 
 
 def controls(v: runlist.RunView) -> None:
-    """The progress bar, Stop while it trains, what happened to a run that ended unfinished, Resume."""
+    """The progress bar, Stop while it trains, what happened to a run that ended unfinished, Resume;
+    Continue training on a finished run."""
     if v.progress:
         st.progress(*v.progress)
     if v.stoppable and st.button("Stop", key=f"stop-{v.name}",
@@ -151,6 +152,22 @@ def controls(v: runlist.RunView) -> None:
     if v.resumable and st.button("Resume", key=f"resume-{v.name}", type="primary"):
         try:
             jobs.resume(v.name)
+            st.rerun()
+        except W2VError as e:
+            st.error(str(e))
+    if v.state == FINISHED and not v.live:
+        continue_control(v.name)
+
+
+def continue_control(name: str) -> None:
+    """A finished run trains on: how many more epochs, and the button."""
+    more_col, button_col = st.columns([1, 3], vertical_alignment="bottom")
+    more = more_col.number_input("More epochs", min_value=1, value=1, step=1, key=f"more-{name}",
+                                 help="epochs to add; the learning rate falls from the run's starting rate "
+                                      "to its final rate again over them")
+    if button_col.button("Continue training", key=f"continue-{name}"):
+        try:
+            jobs.continue_run(name, int(more))
             st.rerun()
         except W2VError as e:
             st.error(str(e))

@@ -18,7 +18,7 @@ from conftest import group_precision, planted_text
 from w2v.corpus import FREE_MARGIN
 from w2v.errors import W2VError
 from w2v.runs import DamagedCheckpoint, Run
-from w2v.train import TrainConfig, kept_epochs, train
+from w2v.train import TrainConfig, kept_epochs, reports_per_round, train
 from w2v.vectors import WordVectors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,9 @@ def stopped(planted, tmp_path):
     run = Run(tmp_path / "run")
     assert [c[:2] for c in run.checkpoints()] == [(0, 0), (1, 0), (2, 0), (2, 1)]
     return run, groups
+
+
+PER_EPOCH = reports_per_round(1, 4, 18_000)  # step events an epoch of the planted corpus (one chunk)
 
 
 def truncate(path: Path) -> None:
@@ -66,7 +69,7 @@ def test_a_truncated_newest_checkpoint_falls_back_to_the_previous_one(stopped, c
     assert start["resumed"] and (start["epoch"], start["chunk"]) == (2, 0)
     assert group_precision(WordVectors.from_run(run.path), groups) > 0.9
     done = [s["words_done"] for s in steps(run)]
-    assert done == sorted(done) and len(done) == 4  # one step per epoch, none repeated
+    assert done == sorted(done) and len(done) == 4 * PER_EPOCH  # an epoch's steps, none repeated
 
 
 def test_no_good_checkpoint_starts_over_from_the_saved_vocabulary(stopped, capsys):
@@ -79,7 +82,7 @@ def test_no_good_checkpoint_starts_over_from_the_saved_vocabulary(stopped, capsy
     assert err.count("is damaged") == 4 and err.count("removed it, starting over") == 4
     events = run.metrics()[0]
     assert [e["event"] for e in events].count("vocab") == 1  # the corpus was not read again
-    assert [s["epoch"] for s in steps(run)] == [0, 1, 2, 3]
+    assert [s["epoch"] for s in steps(run)] == [e for e in range(4) for _ in range(PER_EPOCH)]
     assert group_precision(WordVectors.from_run(run.path), groups) > 0.9
 
 
@@ -153,12 +156,13 @@ def test_resume_after_a_kill_drops_the_steps_after_its_checkpoint(tmp_path):
     run.write_status(state="interrupted")
     with open(run.metrics_path, "a") as f:
         f.write('{"time": 1, "event": "st')
-    assert [s["chunk"] for s in steps(run)] == [0, 1, 2, 0, 1]
+    per_chunk = reports_per_round(3, 2, 540_000 / 3)  # 540k words in 3 chunks, 2 epochs
+    assert [s["chunk"] for s in steps(run)] == [c for c in (0, 1, 2, 0, 1) for _ in range(per_chunk)]
     assert train(None, run.path, resume=True)["state"] == "finished"
 
     def trail(r):
         return [(e["epoch"], e["chunk"], e["words_done"], e["pairs"], e["lr"], e["loss"]) for e in steps(r)]
-    assert trail(run) == trail(Run(tmp_path / "whole")) and len(trail(run)) == 6
+    assert trail(run) == trail(Run(tmp_path / "whole")) and len(trail(run)) == 6 * per_chunk
     assert all(isinstance(e, dict) for e in run.metrics()[0])
     assert run.metrics_path.read_text().count("\n") == len(run.metrics()[0])  # every line whole
 

@@ -15,6 +15,7 @@ import torch
 from conftest import group_precision
 from w2v.distributed import SYNCS_PER_CHUNK, Group
 from w2v.runs import Run, load_npy
+from w2v.train import reports_per_round
 from w2v.vectors import WordVectors
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +88,7 @@ def test_two_processes_match_one(corpus, tmp_path):
     assert st["state"] == "finished" and st["ranks"] == 2
     assert st["words_done"] == st["words_total"] == one.status()["words_total"]  # every chunk trained once
     steps = [e for e in two.metrics()[0] if e["event"] == "step"]
-    assert len(steps) == 3 * 2  # rounds of two chunks: 2 per epoch
+    assert len(steps) == 3 * 2 * reports_per_round(2, 3, 540_000 / 2)  # rounds of two chunks: 2 per epoch
     assert [e for e, c, _ in two.checkpoints()] == [0, 1, 2, 3]  # rank 0 alone writes the run
 
     # the ranks end with the same tables, and rank 0 saved them
@@ -194,3 +195,5 @@ def test_parts_are_where_the_ranks_merge():
     assert len(parts) == SYNCS_PER_CHUNK and parts[0].start == 0 and parts[-1].stop == 1000
     assert all(a.stop == b.start for a, b in zip(parts, parts[1:]))
     assert len(_group(2, 1).parts(0)) == SYNCS_PER_CHUNK  # no chunk this round: the merges still
+    parts = _group(2, 0).parts(1000, syncs=3)  # a stretch of a chunk reported on its own: fewer merges
+    assert len(parts) == 3 and parts[-1].stop == 1000 and len(_group(2, 1).parts(0, syncs=3)) == 3

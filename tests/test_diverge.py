@@ -13,7 +13,7 @@ import pytest
 from w2v import kernel
 from w2v.errors import W2VError
 from w2v.runs import Run
-from w2v.train import TrainConfig, train
+from w2v.train import TrainConfig, reports_per_round, train
 
 ROOT = Path(__file__).resolve().parent.parent
 needs_kernel = pytest.mark.skipif(kernel.load() is None, reason="no C++ compiler: the kernel cannot be built")
@@ -51,10 +51,14 @@ def test_tables_that_became_nan_after_the_last_tracked_pair_stop_the_run(planted
     """A NaN the loss sums did not see: the tables are checked after every epoch, before their
     checkpoint is written."""
     from w2v import engines
-    real = engines.KernelEngine.train
+    real, calls = engines.KernelEngine.train, {"n": 0}
+    per_epoch = reports_per_round(1, 3, 18_000)  # the planted corpus: one chunk an epoch, in stretches
 
     def overflowing(self, chunk, lr0, lr1, seed):
         loss = real(self, chunk, lr0, lr1, seed)
+        calls["n"] += 1
+        if calls["n"] < per_epoch:  # after the epoch's last stretch only
+            return loss
         self.in_w[3, 0] = float("inf")
         self.in_w[4, 0] = -float("inf")
         return loss
@@ -71,14 +75,15 @@ def test_tables_that_became_nan_after_the_last_tracked_pair_stop_the_run(planted
 
 @needs_kernel
 def test_the_step_that_diverged_is_named_and_the_earlier_ones_are_kept(planted, tmp_path, monkeypatch):
-    """The loss becomes infinite in the third chunk: the steps before stay on the chart."""
+    """The loss becomes infinite in the third chunk (its last stretch): the steps before stay on the chart."""
     from w2v import engines
     real, calls = engines.KernelEngine.train, {"n": 0}
+    per_epoch = reports_per_round(1, 4, 18_000)  # the planted corpus: one chunk an epoch, in stretches
 
     def climbing(self, chunk, lr0, lr1, seed):
         calls["n"] += 1
         loss = real(self, chunk, lr0, lr1, seed)
-        return loss if calls["n"] < 3 else engines.Loss(float("inf"), loss.neg, loss.tracked, loss.pairs)
+        return loss if calls["n"] < 3 * per_epoch else engines.Loss(float("inf"), loss.neg, loss.tracked, loss.pairs)
     monkeypatch.setattr(engines.KernelEngine, "train", climbing)
     path, _ = planted
     cfg = TrainConfig(dim=8, window=3, min_count=1, sample=0, epochs=4, lr=0.5, threads=1, eval="none",
@@ -89,7 +94,7 @@ def test_the_step_that_diverged_is_named_and_the_earlier_ones_are_kept(planted, 
         train(path, tmp_path / "run", cfg)
     run = Run(tmp_path / "run")
     steps = [e for e in run.metrics()[0] if e["event"] == "step"]
-    assert len(steps) == 2 and all(math.isfinite(s["loss"]) for s in steps)
+    assert len(steps) == 3 * per_epoch - 1 and all(math.isfinite(s["loss"]) for s in steps)
     assert [c[:2] for c in run.checkpoints()] == [(0, 0), (1, 0), (2, 0)]
     diverged = run.metrics()[0][-1]
     assert diverged["event"] == "diverged" and diverged["epoch"] == 2 and diverged["words_done"] > steps[-1]["words_done"]

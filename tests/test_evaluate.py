@@ -130,3 +130,14 @@ def test_mixed_case_vectors_score_as_gensim_scores_them(mixed_case):
     score, _ = KeyedVectors.load_word2vec_format(str(path)).evaluate_word_analogies(str(q), restrict_vocab=30000)
     assert 0.3 < ours["accuracy"] < 1 and ours["total"] == 56
     assert ours["accuracy"] == pytest.approx(score)
+
+
+def test_every_nth_question_scores_a_fixed_share_and_says_so(structured):
+    """The trainer's quick look between epochs: every 4th question of each section (capitals has
+    31 questions, one skipped; family 12), the same ones every time."""
+    wv, q, s = structured
+    part = evaluate(wv, q, s, every=4)
+    assert (part["analogy_every"], part["analogy_total"] + part["analogy_skipped"]) == (4, 8 + 3)
+    assert part == evaluate(wv, q, s, every=4) and "analogy_every" not in evaluate(wv, q, s)
+    q.write_text(q.read_text().split(": family")[0])  # a changed file is read again
+    assert evaluate_analogies(wv, q)["total"] == 30

@@ -187,3 +187,21 @@ def test_a_run_trained_by_another_host_offers_no_stop(env):
     assert not at.exception and header(at).endswith("far: running")
     assert not any(b.label == "Stop" for b in at.button)
     assert "on host other-machine" in at.info[0].value and "cannot tell whether it still runs" in at.info[0].value
+
+
+def test_a_finished_run_continues_for_more_epochs_from_the_page(env):
+    from w2v.train import TrainConfig, train
+    runs, corpus = env
+    train(corpus, runs / "tiny", TrainConfig(dim=10, epochs=1, min_count=1, threads=1, eval="none"))
+    run = Run(runs / "tiny")
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert header(at) == ":material/check_circle: tiny: finished"
+    at.number_input(key="more-tiny").set_value(2)
+    click(at, "Continue training")
+    assert not at.exception and not at.error
+    at = poll_until(at, run, lambda st: st.get("state") == "finished" and st.get("epoch") == 3)
+    assert header(at) == ":material/check_circle: tiny: finished"
+    assert run.config()["train"]["epochs"] == 3 and len(at.get("plotly_chart")) == 1
+    kinds = [e["event"] for e in run.metrics()[0]]
+    assert kinds.count("start") == 2 and kinds.count("end") == 1 and kinds[-1] == "end"
+    assert any(b.label == "Continue training" for b in at.button)  # and it may go on again

@@ -211,7 +211,7 @@ def test_stopped_and_resumed_run_trains_what_an_uninterrupted_one_does(tmp_path)
     def steps(run):
         return [(e["epoch"], e["chunk"], e["words_done"], e["pairs"], e["lr"], e["loss"])
                 for e in run.metrics()[0] if e["event"] == "step"]
-    assert steps(whole) == steps(split) and len(steps(whole)) == 6
+    assert steps(whole) == steps(split) and len(steps(whole)) == 102  # 6 chunks, 17 steps each: 100 at least
 
 
 def test_device_auto_is_resolved_by_the_trainer_and_saved_as_asked(planted, tmp_path):
@@ -343,3 +343,37 @@ def test_a_corrupt_encoded_corpus_is_refused_before_the_tables_are_touched(plant
                                        "words: the run's files are damaged, train a new run$"):
         train(None, run.path, resume=True)
     assert run.status()["state"] == "failed"
+
+
+def test_a_small_corpus_draws_at_least_100_step_events_with_finite_losses(tiny_corpus, tmp_path):
+    """About 60k tokens for the default 5 epochs: one chunk an epoch, cut in 20 reported stretches."""
+    train(tiny_corpus, tmp_path / "run", TrainConfig(dim=20, threads=1, eval="none"))
+    steps = [e for e in Run(tmp_path / "run").metrics()[0] if e["event"] == "step"]
+    assert len(steps) >= 100
+    assert all(isinstance(s["loss"], float) and np.isfinite(s["loss"]) for s in steps)
+    done = [s["words_done"] for s in steps]
+    assert done == sorted(set(done)) and done[-1] == steps[-1]["words_total"]
+    lrs = [s["lr"] for s in steps]
+    assert lrs == sorted(lrs, reverse=True)
+
+
+def test_step_events_per_round_follow_the_corpus_size():
+    from w2v.train import reports_per_round
+    assert reports_per_round(rounds=1, epochs=5, words_per_round=60_000) == 20  # 100 over the run
+    assert reports_per_round(rounds=1, epochs=1, words_per_round=50_000) == 100
+    assert reports_per_round(rounds=8, epochs=5, words_per_round=262_144) == 3  # the sample: 120
+    assert reports_per_round(rounds=200, epochs=5, words_per_round=262_144) == 1  # a large corpus: a chunk each
+    assert reports_per_round(rounds=1, epochs=1, words_per_round=1_000) == 3  # stretches of 256 words at least
+
+
+@pytest.mark.parametrize("when,every", [("epoch", 16), ("final", 1)])
+def test_eval_epoch_scores_a_fixed_share_of_the_analogies_and_final_all_of_them(tiny_corpus, tmp_path, when, every):
+    from w2v.evaluate import evaluate
+    status = train(tiny_corpus, tmp_path / "run", TrainConfig(dim=20, epochs=2, threads=1, eval=when))
+    scored = [e["scores"] for e in Run(tmp_path / "run").metrics()[0] if e["event"] == "epoch" and "scores" in e]
+    assert len(scored) == (2 if when == "epoch" else 1)
+    final = evaluate(WordVectors.from_run(tmp_path / "run"), every=every)  # what the status says, recomputed
+    assert status["scores"]["analogy_total"] == final["analogy_total"] > 0
+    assert status["scores"]["analogy_correct"] == final["analogy_correct"]
+    assert status["scores"].get("analogy_every") == (16 if when == "epoch" else None)
+    assert status["scores"]["similarity_spearman"] == pytest.approx(final["similarity_spearman"])

@@ -30,7 +30,12 @@ def _add_train(sub) -> None:
     p.add_argument("--out", required=True, metavar="RUN_DIR",
                    help="run directory to create (refused if it exists, unless --resume)")
     p.add_argument("--resume", action="store_true",
-                   help="continue RUN_DIR from its last checkpoint (its saved settings are used)")
+                   help="continue RUN_DIR from its last checkpoint (its saved settings are used); with a "
+                        "larger --epochs, a finished run trains on to that many epochs, the learning rate "
+                        "falling from --lr to --min-lr again over the added ones")
+    p.add_argument("--init-from", metavar="RUN", default=None,
+                   help="start a new run from the vectors of the finished run RUN (both tables; the rows "
+                        "of the words both vocabularies hold, the rest initialised as usual)")
     config.add_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -73,6 +78,9 @@ def cmd_train(a) -> int:
         elif kind == "start":
             print(f"training on {ev['device']} with the {ev['engine']} engine, {ev['threads']} threads",
                   file=sys.stderr)
+            if "init_rows" in ev:
+                print(f"initialised {ev['init_rows']:,} of {ev['vocab_size']:,} rows from run {ev['init_from']}",
+                      file=sys.stderr)
             bar = tqdm(total=ev["words_total"], unit="w", unit_scale=True, file=sys.stderr,
                        dynamic_ncols=True, smoothing=0.1)
         elif kind == "step" and bar is not None:
@@ -93,7 +101,9 @@ def cmd_train(a) -> int:
     existed = out.exists()
     fresh = not a.resume and (not existed or (out.is_dir() and not any(out.iterdir())))
     try:
-        status = train(a.corpus, a.out, cfg, resume=a.resume, callback=on_event, stop=stop.is_set)
+        more = getattr(a, "epochs", None) if a.resume else None  # typed: a finished run continues to it
+        status = train(a.corpus, a.out, cfg, resume=a.resume, epochs=more, init_from=a.init_from,
+                       callback=on_event, stop=stop.is_set)
     except W2VError:
         if fresh and int(os.environ.get("RANK", "0")) == 0:  # refused before training (a bad corpus):
             # leave no failed run behind (under torchrun, rank 0 owns the run directory)

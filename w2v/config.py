@@ -112,9 +112,9 @@ class TrainConfig:
                            low=0, high=512)
     batch_size: int = setting(0, "pairs per step on the PyTorch engines (0 = automatic; the C++ kernel steps "
                               "window by window)", label="Batch size", group="engine", low=0, high=1 << 22)
-    eval: str = setting("epoch", "when to score analogies and WordSim-353: after every epoch, after the "
-                        "last, or never (each scoring takes a few seconds)", label="Benchmarks",
-                        group="evaluation", choices=("epoch", "final", "none"))
+    eval: str = setting("epoch", "when to score analogies and WordSim-353: after every epoch (every 16th "
+                        "analogy question, a quick look), after the last (every question), or never",
+                        label="Benchmarks", group="evaluation", choices=("epoch", "final", "none"))
     probe_words: tuple[str, ...] = setting((), "words whose nearest neighbours are recorded after each "
                                            "epoch, comma separated (empty: 8 frequent and 8 rarer words)",
                                            label="Probe words", group="evaluation", flag="--probe",

@@ -78,12 +78,13 @@ class Group:
             chunk = first + self.rank
             yield Round(chunk if start <= chunk < n_chunks else None, min(first + W, n_chunks))
 
-    def parts(self, n: int) -> list[slice]:
-        """Where this rank cuts its chunk of n positions: the ranks merge after every part, so each
-        cuts the same number (empty parts for a rank without a chunk). One process: one part."""
+    def parts(self, n: int, syncs: int = SYNCS_PER_CHUNK) -> list[slice]:
+        """Where this rank cuts n positions (its chunk, or a stretch of it) into `syncs` parts: the
+        ranks merge after every part, so each cuts the same number (empty parts for a rank without a
+        chunk). One process: one part."""
         if not self.active:
             return [slice(0, n)]
-        cut = np.linspace(0, n, SYNCS_PER_CHUNK + 1).astype(int)
+        cut = np.linspace(0, n, syncs + 1).astype(int)
         return [slice(a, z) for a, z in zip(cut[:-1], cut[1:])]
 
     def share_error(self, message: str | None) -> None:
@@ -152,11 +153,12 @@ class Replica:
         self.tables = tables
         self.snapshots = [t.clone() for t in tables] if group.active else []  # as of the last merge
 
-    def train(self, n: int, step: Callable[[slice, int], T]) -> list[T]:
-        """Collective: `step(part, k)` on each non-empty part k of this rank's chunk of n positions
-        (n = 0: none this round), a merge after every part. Returns what the steps returned."""
+    def train(self, n: int, step: Callable[[slice, int], T], syncs: int = SYNCS_PER_CHUNK) -> list[T]:
+        """Collective: `step(part, k)` on each non-empty part k of this rank's n positions (n = 0:
+        none this round), cut in `syncs` parts, a merge after every part. Returns what the steps
+        returned."""
         done = []
-        for k, part in enumerate(self.group.parts(n)):
+        for k, part in enumerate(self.group.parts(n, syncs)):
             if part.stop > part.start:
                 done.append(step(part, k))
             self.group.merge_updates(self.tables, self.snapshots)

@@ -20,6 +20,7 @@ vectors without loading the trainer's framework.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -39,7 +40,7 @@ ANSWERS = 5  # gensim looks for its answer among this many best candidates
 
 def _case_insensitive_index(wv: WordVectors, restrict_vocab: int) -> dict[str, int]:
     # as gensim: among keys equal up to case, the most frequent (lowest index) wins
-    return {w.upper(): i for i, w in reversed(list(enumerate(wv.index_to_key[:restrict_vocab])))}
+    return _upper_index(tuple(wv.index_to_key[:restrict_vocab]))
 
 
 def _case_rows(wv: WordVectors, ok: dict[str, int], restrict_vocab: int) -> np.ndarray | None:
@@ -64,7 +65,24 @@ def _answers(scores: np.ndarray, asked: np.ndarray, case_rows: np.ndarray | None
     return cand[np.arange(len(cand)), pick]
 
 
-def read_analogies(path: str | os.PathLike) -> list[tuple[str, list[tuple[str, str, str, str]]]]:
+@functools.lru_cache(maxsize=4)
+def _upper_index(words: tuple[str, ...]) -> dict[str, int]:
+    """Built once per vocabulary (a trainer scores the same words after every epoch); read only."""
+    return {w.upper(): i for i, w in reversed(list(enumerate(words)))}
+
+
+def read_analogies(path: str | os.PathLike) -> tuple[tuple[str, tuple[tuple[str, str, str, str], ...]], ...]:
+    """The sections of an analogy file, as (name, questions); read once while the file is unchanged
+    (a trainer scores after every epoch)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise W2VError(f"analogy file {path} does not exist") from None
+    return _read_analogies(str(path), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_analogies(path: str, mtime_ns: int, size: int) -> tuple:
     sections: list[tuple[str, list]] = []
     try:
         with open(path, encoding="utf-8") as f:
@@ -83,35 +101,48 @@ def read_analogies(path: str | os.PathLike) -> list[tuple[str, list[tuple[str, s
                 sections[-1][1].append(tuple(p.upper() for p in parts))
     except FileNotFoundError:
         raise W2VError(f"analogy file {path} does not exist") from None
-    return sections
+    return tuple((name, tuple(questions)) for name, questions in sections)
 
 
 def evaluate_analogies(wv: WordVectors, path: str | os.PathLike = DEFAULT_ANALOGIES,
-                       restrict_vocab: int = 30000, batch: int = BATCH) -> dict:
-    """{accuracy, correct, total, skipped, sections: {name: {accuracy, correct, total}}}."""
+                       restrict_vocab: int = 30000, batch: int = BATCH, every: int = 1) -> dict:
+    """{accuracy, correct, total, skipped, sections: {name: {accuracy, correct, total}}}, over every
+    `every`-th question of each section (1: all; a trainer's quick look between epochs)."""
     ok = _case_insensitive_index(wv, restrict_vocab)
     case_rows = _case_rows(wv, ok, restrict_vocab)
     unit = np.ascontiguousarray(wv.unit[:restrict_vocab], dtype=np.float32)
-    sections = {}
-    correct_all = total_all = skipped = 0
+    counts, q, skipped = {}, [], 0
     for name, questions in read_analogies(path):
-        q = [(ok[a], ok[b], ok[c], ok[d]) for a, b, c, d in questions
-             if a in ok and b in ok and c in ok and d in ok]
-        skipped += len(questions) - len(q)
-        correct = 0
-        for s in range(0, len(q), batch):
-            idx = np.array(q[s: s + batch], dtype=np.int64)  # (n, 4)
-            a, b, c, d = idx.T
-            query = unit[b] - unit[a] + unit[c]  # 3CosAdd; scaling does not change the argmax
-            scores = query @ unit.T  # (n, V), float32
-            scores[np.arange(len(idx))[:, None], idx[:, :3]] = -np.inf  # the question words
-            correct += int(np.count_nonzero(_answers(scores, idx[:, :3], case_rows) == d))
-        sections[name] = {"correct": correct, "total": len(q),
-                          "accuracy": correct / len(q) if q else None}
-        correct_all += correct
-        total_all += len(q)
-    return {"accuracy": correct_all / total_all if total_all else 0.0, "correct": correct_all,
-            "total": total_all, "skipped": skipped, "sections": sections}
+        questions = questions[::every]
+        kept = [(ok[a], ok[b], ok[c], ok[d]) for a, b, c, d in questions
+                if a in ok and b in ok and c in ok and d in ok]
+        skipped += len(questions) - len(kept)
+        counts[name] = len(kept)
+        q += kept
+    right = _answers_right(unit, np.array(q, dtype=np.int64).reshape(-1, 4), batch, case_rows)
+    sections, at = {}, 0
+    for name, n in counts.items():  # the questions are in section order
+        correct = int(right[at:at + n].sum())
+        sections[name] = {"correct": correct, "total": n, "accuracy": correct / n if n else None}
+        at += n
+    correct_all = int(right.sum())
+    return {"accuracy": correct_all / len(q) if q else 0.0, "correct": correct_all,
+            "total": len(q), "skipped": skipped, "sections": sections}
+
+
+def _answers_right(unit: np.ndarray, q: np.ndarray, batch: int, case_rows: np.ndarray | None) -> np.ndarray:
+    """Whether each question (a, b, c, d) is answered d: the best 3CosAdd candidate, the question
+    words excluded (and with case variants, gensim's choice: see _answers); in blocks of `batch`
+    questions whatever their sections."""
+    right = np.zeros(len(q), dtype=bool)
+    for s in range(0, len(q), batch):
+        idx = q[s: s + batch]
+        a, b, c, d = idx.T
+        query = unit[b] - unit[a] + unit[c]  # 3CosAdd; scaling does not change the argmax
+        scores = query @ unit.T  # (n, V), float32
+        scores[np.arange(len(idx))[:, None], idx[:, :3]] = -np.inf  # the question words
+        right[s: s + batch] = _answers(scores, idx[:, :3], case_rows) == d
+    return right
 
 
 def read_word_pairs(path: str | os.PathLike) -> list[tuple[str, str, float]]:
@@ -153,11 +184,12 @@ def evaluate_similarity(wv: WordVectors, path: str | os.PathLike = DEFAULT_SIMIL
 
 
 def evaluate(wv: WordVectors, analogies: str | os.PathLike | None = DEFAULT_ANALOGIES,
-             similarity: str | os.PathLike | None = DEFAULT_SIMILARITY) -> dict:
-    """Both benchmarks as one flat dict (the CLI's `evaluate --json`)."""
-    out: dict = {}
+             similarity: str | os.PathLike | None = DEFAULT_SIMILARITY, every: int = 1) -> dict:
+    """Both benchmarks as one flat dict (the CLI's `evaluate --json`); `every` > 1 scores every
+    `every`-th analogy question only (and says so: 'analogy_every')."""
+    out: dict = {"analogy_every": every} if analogies and every > 1 else {}
     if analogies:
-        a = evaluate_analogies(wv, analogies)
+        a = evaluate_analogies(wv, analogies, every=every)
         out.update(analogy_accuracy=a["accuracy"], analogy_correct=a["correct"],
                    analogy_total=a["total"], analogy_skipped=a["skipped"],
                    analogy_sections={k: v["accuracy"] for k, v in a["sections"].items()})

@@ -6,6 +6,7 @@
       corpus.ids         the corpus encoded as int32 vocabulary ids, -1 = paragraph boundary
       metrics.jsonl      one JSON object per event (vocab, start, step, epoch, stopped, end, and
                          diverged, bad_checkpoint); a resume drops those after its checkpoint
+                         (and a continued run its 'end')
       status.json        state, pid (with its host and start time), progress, speed, final scores
       .lock              the run's own lock (Run.lock): held by the process training or deleting it
       checkpoints/       ckpt-EEE-CCCCCC.npz: both tables and the position (epoch, chunk); at most
@@ -291,7 +292,8 @@ class Run:
 
     def rewind_metrics(self, words_done: int) -> None:
         """Drop the events written after training stood at `words_done` (the checkpoint a run
-        resumes from): metrics.jsonl keeps its lines up to the first event past that point, and no
+        resumes from) and an 'end' (a finished run continued): metrics.jsonl keeps its lines up to
+        the first such event, and no
         half-written last line, rewritten atomically in its format; a resumed run's step events
         then never go back."""
         try:
@@ -386,13 +388,14 @@ def _check_state(path: Path, state: Any) -> None:
 
 
 def _past(line: bytes, words_done: int) -> bool:
-    """Whether a metrics line is an event of training past `words_done`."""
+    """Whether a metrics line is an event of training past `words_done`, or the end of a run that
+    training goes on from (a finished run continued)."""
     try:
         event = json.loads(line)
     except ValueError:
         return False
     done = event.get("words_done") if isinstance(event, dict) else None
-    return type(done) in (int, float) and done > words_done
+    return type(done) in (int, float) and done > words_done or event.get("event") == "end"
 
 
 def list_runs(root: str | os.PathLike) -> Iterator[Run]:

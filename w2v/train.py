@@ -38,15 +38,19 @@ import torch
 from . import kernel as _kernel
 from .config import DEFAULT_CORPUS, TrainConfig
 from .corpus import Vocab, count_chunks, ensure_free_space, read_chunk, scan_corpus
-from .distributed import Group, Replica, Round
+from .distributed import SYNCS_PER_CHUNK, Group, Replica, Round
 from .engines import Chunk, Engine, Loss, make_engine
 from .errors import W2VError
 from .evaluate import DEFAULT_ANALOGIES, DEFAULT_SIMILARITY, evaluate
 from .phrases import FILE as PHRASES_FILE, PhraseSettings, write_tsv as write_phrases
-from .runs import DIVERGED, FINISHED, RUNNING, DamagedCheckpoint, Run, atomic_save_npy, atomic_write_json
+from .runs import DIVERGED, FINISHED, RUNNING, DamagedCheckpoint, Run, atomic_save_npy, atomic_write_json, load_npy
 from .vectors import WordVectors
 
-CHUNK_TOKENS = 1 << 18  # corpus positions per chunk: one progress event each
+CHUNK_TOKENS = 1 << 18  # corpus positions per chunk
+STEP_EVENTS = 100  # a run writes at least this many step events (its chart's points)...
+REPORT_WORDS = 256  # ...each covering at least this many words of the corpus
+STATUS_SECONDS = 1.0  # a stretch inside a round writes status.json at most this often
+EPOCH_EVAL_EVERY = 16  # --eval epoch scores every 16th analogy question (--eval final: all of them)
 
 
 def default_probe_words(vocab: Vocab, seed: int = 1, n: int = 8) -> list[str]:
@@ -73,14 +77,18 @@ class Diverged(W2VError):
 
 
 def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: TrainConfig | None = None,
-          *, resume: bool = False, callback: Callable[[dict], None] | None = None,
+          *, resume: bool = False, epochs: int | None = None, init_from: str | os.PathLike | None = None,
+          callback: Callable[[dict], None] | None = None,
           stop: Callable[[], bool] | None = None,
           analogies: str | os.PathLike | None = DEFAULT_ANALOGIES,
           similarity: str | os.PathLike | None = DEFAULT_SIMILARITY) -> dict:
     """Train word2vec on `corpus` into the run directory `out`; returns the final status.
 
     `stop()` is polled between chunks: when it returns True a checkpoint is written and the run
-    ends as 'stopped' (resume it with resume=True). Raises W2VError on bad input, and Diverged
+    ends as 'stopped' (resume it with resume=True). With resume=True, `epochs` larger than the
+    run's continues a finished run to that many epochs, the learning rate falling from lr to
+    min_lr again over the added ones. `init_from` (a new run) names a run whose final tables give
+    the starting rows of the words both vocabularies hold. Raises W2VError on bad input, and Diverged
     (a W2VError; the run ends as 'diverged') when the loss becomes NaN or infinite. Rank 0 holds
     the run's lock (Run.lock) from the moment the run directory exists until it returns."""
     started = time.time()
@@ -88,7 +96,8 @@ def train(corpus: str | os.PathLike | None, out: str | os.PathLike, config: Trai
     run = Run(out) if group.is_main else _ReadOnlyRun(out)
     try:
         with contextlib.ExitStack() as held:
-            prepared = group.on_main(lambda: _prepare(run, corpus, config, resume, started, held))
+            prepared = group.on_main(lambda: _prepare(run, corpus, config, resume, started, held, epochs,
+                                                      init_from))
             if group.is_main:
                 cfg, corpus = prepared
             else:  # the other ranks take what rank 0 prepared
@@ -121,30 +130,20 @@ def _train_closing(run: Run, *args) -> dict:
 
 
 def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started: float,
-             held: contextlib.ExitStack):
+             held: contextlib.ExitStack, epochs: int | None = None, init_from=None):
     """Check the request, take the run's lock (held in `held`) and write config.json: the
-    settings (saved ones on resume) and corpus."""
+    settings (saved ones on resume, with more epochs when a finished run is continued) and corpus."""
     if resume:
-        if not run.exists():
-            raise W2VError(f"{run.path} is not a run directory: nothing to resume (drop --resume to start it)")
-        held.enter_context(run.lock())  # a second trainer, or a deletion under way, is refused here
-        saved = run.config()
-        cfg = _placed(TrainConfig.from_dict(saved["train"]), config).validate()
-        state = run.status().get("state")
-        if state == FINISHED:
-            raise W2VError(f"run {run.name} has already finished: train a new run with another --out")
-        if state == DIVERGED:
-            raise W2VError(f"run {run.name} diverged (its loss became NaN or infinite) and would again: train a "
-                           f"new run with a lower --lr than {cfg.lr:g}")
-        if state == RUNNING:
-            raise W2VError(f"run {run.name} is being trained by process {run.status().get('pid')}: stop it first")
-        return cfg, saved["corpus"]
+        if init_from:
+            raise W2VError("--init-from starts a new run: drop --resume (a resumed run has its own tables)")
+        return _prepare_resume(run, config, started, held, epochs)
     cfg = (config or TrainConfig()).validate()
     corpus = Path(corpus or DEFAULT_CORPUS)
     if not corpus.exists():
         raise W2VError(f"corpus {corpus} does not exist: give the path of a .txt, .gz or .bz2 file")
     if corpus.is_dir():
         raise W2VError(f"corpus {corpus} is a directory: give the path of a .txt, .gz or .bz2 file")
+    source = _check_init_from(init_from, cfg) if init_from else None
     check_memory(cfg, _engine_name(cfg))  # the working buffers, before anything is written
     if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
         raise W2VError(f"{run.path} already exists: pass --resume to continue it, or choose another --out")
@@ -153,8 +152,65 @@ def _prepare(run: Run, corpus, config: TrainConfig | None, resume: bool, started
     if run.exists():  # another trainer took this directory since it was looked at
         raise W2VError(f"{run.path} already exists: pass --resume to continue it, or choose another --out")
     atomic_write_json(run.config_path, {"train": asdict(cfg), "corpus": str(Path(corpus).resolve()),
-                                        "created": started, "format": 1})
+                                        "created": started, "format": 1,
+                                        **({"init_from": source} if source else {})})
     return cfg, corpus
+
+
+def _prepare_resume(run: Run, config: TrainConfig | None, started: float, held: contextlib.ExitStack,
+                    epochs: int | None):
+    if not run.exists():
+        raise W2VError(f"{run.path} is not a run directory: nothing to resume (drop --resume to start it)")
+    held.enter_context(run.lock())  # a second trainer, or a deletion under way, is refused here
+    saved = run.config()
+    cfg = _placed(TrainConfig.from_dict(saved["train"]), config).validate()
+    state = run.status().get("state")
+    if state == DIVERGED:
+        raise W2VError(f"run {run.name} diverged (its loss became NaN or infinite) and would again: train a "
+                       f"new run with a lower --lr than {cfg.lr:g}")
+    if state == RUNNING:
+        raise W2VError(f"run {run.name} is being trained by process {run.status().get('pid')}: stop it first")
+    if epochs is not None and epochs != cfg.epochs:
+        cfg = _continue(run, saved, cfg, state, epochs, started)
+    elif state == FINISHED:
+        raise W2VError(f"run {run.name} has already finished its {cfg.epochs} epochs: continue it with a larger "
+                       f"--epochs, or train a new run with another --out")
+    return cfg, saved["corpus"]
+
+
+def _continue(run: Run, saved: dict, cfg: TrainConfig, state: str | None, epochs: int, started: float):
+    """A finished run continued to `epochs` epochs: config.json records the new total and where
+    the learning rate starts falling again (a 'continued' entry); returns the settings."""
+    if epochs < cfg.epochs:
+        raise W2VError(f"run {run.name} trains {cfg.epochs} epochs: give --epochs more than {cfg.epochs} to "
+                       "continue it (or leave --epochs out to resume it)")
+    if state != FINISHED:
+        raise W2VError(f"run {run.name} has not finished its {cfg.epochs} epochs ({state or 'not started'}): "
+                       "resume it without --epochs first, then continue it with a larger --epochs")
+    cfg = cfg.with_values({"epochs": epochs})
+    entry = {"from_epoch": TrainConfig.from_dict(saved["train"]).epochs, "epochs": epochs, "time": started}
+    atomic_write_json(run.config_path, {**saved, "train": {**saved["train"], "epochs": epochs},
+                                        "continued": [*saved.get("continued", []), entry]})
+    return cfg
+
+
+def _check_init_from(source, cfg: TrainConfig) -> str:
+    """The resolved path of run `source` (--init-from) once it has final tables of --dim columns."""
+    src = Run(source)
+    if not src.exists():
+        raise W2VError(f"--init-from {source}: no such run (no config.json there): give the directory of a "
+                       "finished run")
+    if not (src.in_vectors_path.exists() and src.out_vectors_path.exists() and src.vocab_path.exists()):
+        raise W2VError(f"--init-from {source}: run {src.name} has no final vectors yet: finish it first "
+                       "(resume it), or pick a finished run")
+    try:
+        shape = load_npy(src.in_vectors_path, mmap=True).shape
+    except (OSError, ValueError) as e:
+        raise W2VError(f"--init-from {source}: its vectors could not be read ({e}): pick another run") from None
+    if len(shape) != 2 or shape[1] != cfg.dim:
+        raise W2VError(f"--init-from {source}: its vectors have {shape[-1]} dimensions, this run --dim "
+                       f"{cfg.dim}: give --dim {shape[-1]} or pick a run of dimension {cfg.dim}")
+    return str(src.path.resolve())
 
 
 def _placed(saved: TrainConfig, config: TrainConfig | None) -> TrainConfig:
@@ -217,6 +273,10 @@ class _Job:
     n_chunks: int
     probes: list[str]
     keep_prob: np.ndarray
+    lr_from: int = 0  # the epoch the learning rate last started falling from lr (a continued run's last start)
+    reports: int = 1  # step events a round
+    init_rows: int | None = None  # rows taken from another run's tables (--init-from)
+    status_at: float = 0.0  # when a step last wrote status.json
     scores: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -224,8 +284,11 @@ class _Job:
         return self.vocab.total * self.cfg.epochs
 
     def lr_at(self, words_done: float) -> float:
-        """The learning rate, falling linearly from lr to min_lr over the whole run."""
-        return self.cfg.lr - (self.cfg.lr - self.cfg.min_lr) * min(words_done / self.words_total, 1.0)
+        """The learning rate, falling linearly from lr to min_lr from epoch `lr_from` (0, or where
+        a finished run was continued) to the end of the run."""
+        begin = self.vocab.total * self.lr_from
+        share = (words_done - begin) / max(self.words_total - begin, 1)
+        return self.cfg.lr - (self.cfg.lr - self.cfg.min_lr) * min(max(share, 0.0), 1.0)
 
 
 def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, stop,
@@ -248,9 +311,7 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
     # The model's tables on the engine the settings pick, kept in step with the other ranks'.
     resumed, engine = tables is not None, make_engine(cfg, vocab, tables)
     del tables  # the engine holds them now
-    job = _Job(run, cfg, group, emit, vocab, engine, Replica(group, [engine.in_w, engine.out_w]),
-               _Checkpoints(run, engine, cfg.epochs), count_chunks(run.ids_path, CHUNK_TOKENS),
-               list(cfg.probe_words) or default_probe_words(vocab, cfg.seed), vocab.keep_prob(cfg.sample))
+    job = _make_job(run, cfg, group, emit, vocab, engine, resumed)
     try:
         _announce(job, at, resumed=resumed)
         if not resumed:
@@ -271,6 +332,50 @@ def _train(run: Run, corpus: Path, cfg: TrainConfig, resume: bool, callback, sto
         return _finish(job, at, started)
     finally:
         job.checkpoints.close()
+
+
+def _make_job(run: Run, cfg: TrainConfig, group: Group, emit, vocab: Vocab, engine: Engine, resumed: bool) -> _Job:
+    """What the session's steps share. A run that starts (not from a checkpoint) takes the rows of
+    the words it shares with the run config.json names in 'init_from' (--init-from)."""
+    saved = run.config()
+    init_rows = None if resumed else _init_from(engine, vocab, saved.get("init_from"))
+    job = _Job(run, cfg, group, emit, vocab, engine, Replica(group, [engine.in_w, engine.out_w]),
+               _Checkpoints(run, engine, cfg.epochs), count_chunks(run.ids_path, CHUNK_TOKENS),
+               list(cfg.probe_words) or default_probe_words(vocab, cfg.seed), vocab.keep_prob(cfg.sample),
+               lr_from=lr_from_epoch(saved), init_rows=init_rows)
+    rounds = math.ceil(job.n_chunks / group.world)
+    job.reports = reports_per_round(rounds, cfg.epochs, vocab.total / max(rounds, 1))
+    return job
+
+
+def lr_from_epoch(saved: dict) -> int:
+    """The epoch a run's learning rate last started falling from --lr: 0, or the epoch its last
+    continuation began (config.json's 'continued' list)."""
+    continued = saved.get("continued") or [{}]
+    return int(continued[-1].get("from_epoch", 0))
+
+
+def _init_from(engine: Engine, vocab: Vocab, source: str | None) -> int | None:
+    """Copy into both of the engine's tables the rows of run `source`'s final tables for the
+    words the two vocabularies share (the other rows keep their usual initialisation); returns
+    how many rows were taken (None: no source)."""
+    if not source:
+        return None
+    src = Run(source)
+    try:
+        index = Vocab.load(src.vocab_path).index
+        tables = load_npy(src.in_vectors_path, mmap=True), load_npy(src.out_vectors_path, mmap=True)
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise W2VError(f"the vectors of run {src.name} (--init-from) could not be read ({e}): "
+                       "give --init-from a finished run") from None
+    rows = [(i, index[w]) for i, w in enumerate(vocab.words) if w in index]
+    if rows:
+        mine, theirs = (np.array(side) for side in zip(*rows))
+        with torch.no_grad():
+            for table, source_table in zip((engine.in_w, engine.out_w), tables):
+                rows_at = torch.from_numpy(mine).to(table.device)
+                table[rows_at] = torch.from_numpy(np.array(source_table[theirs])).to(table.device)
+    return len(rows)
 
 
 def _saved_vocab(run: Run) -> Vocab | None:
@@ -330,9 +435,12 @@ def _read_corpus(run: Run, corpus: Path, cfg: TrainConfig, emit, group: Group) -
 
 def _announce(job: _Job, at: Progress, resumed: bool) -> None:
     """The start event and the running status: engine, device, size of the task."""
+    init = {} if job.init_rows is None else {"init_from": Path(job.run.config()["init_from"]).name,
+                                              "init_rows": job.init_rows}
     job.emit({"event": "start", "engine": job.engine.name, "device": str(job.engine.device),
               "threads": job.engine.threads, "vocab_size": len(job.vocab), "words_total": job.words_total,
-              "epoch": at.epoch, "chunk": at.chunk, "probe_words": job.probes, "resumed": resumed})
+              "epoch": at.epoch, "chunk": at.chunk, "epochs": job.cfg.epochs, "lr_from_epoch": job.lr_from,
+              "probe_words": job.probes, "resumed": resumed, **init})
     job.run.write_status(state="running", phase="training", pid=os.getpid(), engine=job.engine.name,
                          words_total=job.words_total, words_done=at.words_done, vocab_size=len(job.vocab),
                          epoch=at.epoch, progress=at.words_done / job.words_total)
@@ -350,43 +458,72 @@ def _read_chunk(job: _Job, epoch: int, index: int) -> tuple[Chunk, int]:
     return chunk, int((raw >= 0).sum())
 
 
+def reports_per_round(rounds: int, epochs: int, words_per_round: float) -> int:
+    """How many step events each round writes: enough for STEP_EVENTS over a run of `rounds`
+    rounds an epoch, each covering at least REPORT_WORDS words of the corpus. It depends on the
+    corpus and the settings only, so every rank under torchrun takes the same decision."""
+    want = math.ceil(STEP_EVENTS / max(1, rounds * epochs))
+    return max(1, min(want, int(words_per_round // REPORT_WORDS)))
+
+
 def _train_round(job: _Job, rnd: Round, at: Progress) -> None:
-    """Train this rank's chunk of the round; count the round's words, pairs and loss (summed over
-    the ranks); report a step."""
+    """Train this rank's chunk of the round in `job.reports` stretches, each reported as a step
+    (its words, pairs and loss summed over the ranks)."""
     t0 = time.time()
     chunk, words = _read_chunk(job, at.epoch, rnd.chunk) if rnd.chunk is not None else (None, 0)
+    n = len(chunk) if chunk is not None else 0
     start = at.words_done + job.group.rank * words  # under torchrun: about where this chunk falls
     lr0, lr1 = job.lr_at(start), job.lr_at(start + words)
     seed = _chunk_seed(job.cfg.seed, at.epoch, rnd.chunk) if chunk is not None else 0
+    reports = job.reports
+    syncs = math.ceil(SYNCS_PER_CHUNK / reports)  # under torchrun: about as many merges a chunk as ever
+    cut = np.linspace(0, n, reports + 1).astype(int)
 
-    def step(part: slice, k: int) -> Loss:  # the learning rate falls across the chunk's parts
-        f0, f1 = part.start / len(chunk), part.stop / len(chunk)
-        return job.engine.train(chunk[part], lr0 + (lr1 - lr0) * f0, lr0 + (lr1 - lr0) * f1, seed + k)
+    def stretch(r: int) -> Callable[[slice, int], Loss]:
+        def step(part: slice, k: int) -> Loss:  # the learning rate falls across the chunk
+            a, z = int(cut[r]) + part.start, int(cut[r]) + part.stop
+            return job.engine.train(chunk[a:z], lr0 + (lr1 - lr0) * a / n, lr0 + (lr1 - lr0) * z / n,
+                                    seed + r * syncs + k)
+        return step
 
-    loss = sum(job.replica.train(len(chunk) if chunk is not None else 0, step), Loss())
+    for r in range(reports):
+        loss = sum(job.replica.train(int(cut[r + 1] - cut[r]), stretch(r), syncs), Loss())
+        share = words * (r + 1) // reports - words * r // reports  # the stretch's words before subsampling
+        loss = _count_stretch(job, at, share, loss, rnd.end if r == reports - 1 else at.chunk, time.time() - t0)
+        _report_step(job, at, rnd.end - 1, loss, last=r == reports - 1)
+        t0 = time.time()
+
+
+def _count_stretch(job: _Job, at: Progress, words: int, loss: Loss, chunk: int, seconds: float) -> Loss:
+    """Count a trained stretch's words and pairs, summed over the ranks, and return its loss summed
+    so; stop every rank alike when that is not a number."""
     words, pos, neg, tracked, pairs = job.group.sum([words, loss.pos, loss.neg, loss.tracked, loss.pairs])
     if not (math.isfinite(pos) and math.isfinite(neg)):  # every rank sees the same sums: all stop
         raise _diverged(job, at, int(words), "NaN" if math.isnan(pos + neg) else "infinite")
     at.words_done += int(words)
     at.pairs_done += int(pairs)
-    at.chunk = rnd.end
+    at.chunk = chunk
     at.session_words += int(words)
-    at.train_seconds += time.time() - t0
+    at.train_seconds += seconds
     at.step += 1
-    _report_step(job, at, pos, neg, tracked)
+    return Loss(pos, neg, int(tracked), int(pairs))
 
 
-def _report_step(job: _Job, at: Progress, pos: float, neg: float, tracked: float) -> None:
+def _report_step(job: _Job, at: Progress, chunk: int, loss: Loss, last: bool = True) -> None:
+    """A step event; and status.json at the end of each round, or a second after it was last
+    written (a small corpus's stretches add events, not a synced write each)."""
     wps = at.session_words / max(at.train_seconds, 1e-9)
     eta = (job.words_total - at.words_done) / max(wps, 1e-9)
-    lp = pos / tracked if tracked else float("nan")
-    ln = neg / tracked if tracked else float("nan")
-    job.emit({"event": "step", "step": at.step, "epoch": at.epoch, "chunk": at.chunk - 1,
+    lp = loss.pos / loss.tracked if loss.tracked else float("nan")
+    ln = loss.neg / loss.tracked if loss.tracked else float("nan")
+    job.emit({"event": "step", "step": at.step, "epoch": at.epoch, "chunk": chunk,
               "chunks": job.n_chunks, "words_done": at.words_done, "words_total": job.words_total,
               "pairs": at.pairs_done, "lr": job.lr_at(at.words_done), "loss": _r(lp + ln),
               "loss_pos": _r(lp), "loss_neg": _r(ln), "words_per_sec": round(wps, 1), "eta_s": round(eta, 1)})
-    job.run.write_status(words_done=at.words_done, progress=at.words_done / job.words_total, epoch=at.epoch,
-                         words_per_sec=round(wps, 1), eta_s=round(eta, 1))
+    if last or time.time() - job.status_at >= STATUS_SECONDS:
+        job.status_at = time.time()
+        job.run.write_status(words_done=at.words_done, progress=at.words_done / job.words_total, epoch=at.epoch,
+                             words_per_sec=round(wps, 1), eta_s=round(eta, 1))
 
 
 def _diverged(job: _Job, at: Progress, words: int, what: str) -> Diverged:
@@ -428,7 +565,7 @@ def _end_epoch(job: _Job, at: Progress, analogies, similarity) -> None:
     ev = {"event": "epoch", "epoch": at.epoch, "words_done": at.words_done,
           "neighbours": _neighbours(wv, job.probes)}
     if job.cfg.eval == "epoch" or (job.cfg.eval == "final" and at.epoch == job.cfg.epochs):
-        job.scores = _scores(wv, analogies, similarity)
+        job.scores = _scores(wv, analogies, similarity, EPOCH_EVAL_EVERY if job.cfg.eval == "epoch" else 1)
         ev["scores"] = job.scores
     ev["checkpoint"] = checkpoint
     job.emit(ev)
@@ -616,10 +753,11 @@ def _emit(run: Run, callback, event: dict) -> None:
         callback(event)
 
 
-def _scores(wv: WordVectors, analogies, similarity) -> dict:
+def _scores(wv: WordVectors, analogies, similarity, every: int = 1) -> dict:
+    """The benchmarks on every `every`-th analogy question of each section (1: all of them)."""
     try:
         return evaluate(wv, analogies if analogies and Path(analogies).exists() else None,
-                        similarity if similarity and Path(similarity).exists() else None)
+                        similarity if similarity and Path(similarity).exists() else None, every=every)
     except W2VError as e:
         return {"error": str(e)}
 

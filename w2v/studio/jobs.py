@@ -1,4 +1,4 @@
-"""Training jobs for the app: one at a time, launched, stopped, resumed, waited for, deleted.
+"""Training jobs for the app: one at a time, launched, stopped, resumed, continued, waited for, deleted.
 
 A job is `python -m w2v train CORPUS --out RUNS/<name> ...` in its own process and session, so the
 run directory stays the one contract: a reloaded page, a second tab or a restarted server reads
@@ -29,8 +29,8 @@ from pathlib import Path
 from .. import config
 from ..config import TrainConfig
 from ..errors import W2VError
-from ..runs import ACTIVE, ALIVE, CLOSED, DEAD, ELSEWHERE, ENDED, RESUMABLE, Run, atomic_write_json, elsewhere, \
-    identity, list_runs, may_signal, process_state, read_json, safe_name
+from ..runs import ACTIVE, ALIVE, CLOSED, DEAD, ELSEWHERE, ENDED, FINISHED, RESUMABLE, Run, atomic_write_json, \
+    elsewhere, identity, list_runs, may_signal, process_state, read_json, safe_name
 from . import paths
 
 LOCK_NAME = ".train.lock"
@@ -213,20 +213,40 @@ def start(corpus: str | os.PathLike, cfg: TrainConfig, name: str | None = None) 
 
 def resume(name: str) -> str:
     """Continue a stopped or interrupted run from its last checkpoint, as a new job."""
-    root = paths.runs_dir()
     run = _run(name)
     state = run.status().get("state")
     if state not in RESUMABLE:
         raise W2VError(f"run {run.name} is {state or 'not started'}: only a stopped or interrupted run can resume")
     if not run.checkpoints():
         raise W2VError(f"run {run.name} has no checkpoint to resume from: start a new run instead")
+    return _relaunch(run, [])
+
+
+def continue_run(name: str, more_epochs: int) -> str:
+    """Train a finished run for `more_epochs` more epochs, as a new job (`--resume --epochs N`): the
+    learning rate falls from the run's --lr to its --min-lr again over the added epochs."""
+    run = _run(name)
+    state = run.status().get("state")
+    if state != FINISHED:
+        raise W2VError(f"run {run.name} is {state or 'not started'}: only a finished run can be continued "
+                       "(resume a stopped one)")
+    if not isinstance(more_epochs, int) or isinstance(more_epochs, bool) or more_epochs < 1:
+        raise W2VError(f"more epochs must be a whole number of at least 1, got {more_epochs!r}")
+    saved = TrainConfig.from_dict(run.config().get("train", {}))
+    epochs = saved.with_values({"epochs": saved.epochs + more_epochs}).epochs  # within the bounds, or one line
+    return _relaunch(run, ["--epochs", str(epochs)])
+
+
+def _relaunch(run: Run, args: list[str]) -> str:
+    """Launch `python -m w2v train --out RUN --resume ARGS` as a new job on an existing run."""
+    root = paths.runs_dir()
     with _writable(root):
         _acquire(root, run.name)  # from here until the job ends, the lock names the run: no delete
         if not run.exists() or run.locked():
             _release(root)
             raise W2VError(f"run {run.name} was deleted or is in use by another process: "
                            "reload the page to see it as it is now")
-        _launch(root, run.name, ["--out", str(run.path), "--resume"])
+        _launch(root, run.name, ["--out", str(run.path), "--resume", *args])
     return run.name
 
 
