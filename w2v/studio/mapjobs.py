@@ -146,6 +146,7 @@ def _shape(folder: Path) -> tuple[int, str, dict]:
 
 def _why_ended(pid: dict, elapsed: float) -> str:
     """Why a job's process ended without a map, from its exit status when it was our child."""
+    _reap()  # it may have died since poll() last reaped (a zombie until then)
     status = _exited.pop(pid.get("pid"), None)
     if status == -signal.SIGALRM or elapsed > LIMIT_S:
         return f"the map took longer than its limit of {LIMIT_S:.0f} s: map fewer words, or raise W2V_MAP_LIMIT_S"
