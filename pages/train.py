@@ -73,6 +73,10 @@ corpus = ui.corpus_picker(help="upload more on the Corpus page")
 preset = st.radio("Preset", list(form.PRESETS), horizontal=True, key="preset", format_func=form.PRESETS.get)
 run_name = st.text_input("Run name", key="run_name", placeholder="automatic: <corpus>-<date>-<time>")
 values, cost_spaces = settings_form(preset)
+init_from = st.selectbox("Start from the vectors of", [None, *runlist.init_sources()], key="init_from",
+                         format_func=lambda name: "none: random vectors" if name is None else name,
+                         help="a finished run with final vectors")
+st.caption("A new run starts from that run's vectors for the words both share; the dimension must match.")
 b1, b2 = st.columns([1, 5])
 want_estimate = b1.button("Estimate", help="count the corpus's words and time one epoch on a prefix of it")
 want_start = b2.button("Start training", type="primary")
@@ -91,7 +95,7 @@ if want_estimate or want_start:
             st.error(str(e))
     if cfg and want_start:
         try:
-            st.session_state["watch"] = jobs.start(corpus, cfg, run_name.strip() or None)
+            st.session_state["watch"] = jobs.start(corpus, cfg, run_name.strip() or None, init_from)
             st.rerun()
         except W2VError as e:
             st.error(str(e))

@@ -18,7 +18,7 @@ from w2v import config
 from w2v.config import TrainConfig
 from w2v.errors import W2VError
 from w2v.runs import Run, atomic_write_json
-from w2v.studio import estimate, feed, form, jobs, paths, uploads
+from w2v.studio import estimate, feed, form, jobs, paths, runlist, uploads
 from w2v.studio.corpora import list_corpora
 
 from conftest import planted_text
@@ -139,6 +139,24 @@ def test_start_refuses_an_existing_run_and_a_missing_corpus(dirs, corpus, tmp_pa
         jobs.start(tmp_path / "nope.txt", TrainConfig(), "x")
     with pytest.raises(W2VError, match="--dim"):
         jobs.start(corpus, TrainConfig(dim=0), "y")
+
+
+def test_start_from_another_runs_vectors_carries_init_from(dirs, corpus):
+    from w2v.train import train
+    runs = dirs[0]
+    cfg = TrainConfig(dim=8, epochs=1, min_count=1, eval="none", threads=1)
+    train(corpus, runs / "first", cfg)
+    (runs / "unfinished").mkdir()
+    atomic_write_json(runs / "unfinished" / "config.json", {"train": {}})
+    assert runlist.init_sources() == ["first"]
+    with pytest.raises(W2VError, match="no run named nope"):
+        jobs.start(corpus, cfg, "x", init_from="nope")
+    assert not (runs / "x").exists() and not (runs / "x.log").exists()
+    name = jobs.start(corpus, cfg, "second", init_from="first")
+    assert jobs.wait(name)["state"] == "finished"
+    command = jobs.log_path(name).read_text().splitlines()[0]
+    assert command.endswith(f"--init-from {(runs / 'first').resolve()} --quiet")
+    assert Run(runs / name).config()["init_from"] == str((runs / "first").resolve())
 
 
 def test_start_second_start_stop_resume_delete(dirs, tmp_path):

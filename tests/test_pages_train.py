@@ -205,3 +205,28 @@ def test_a_finished_run_continues_for_more_epochs_from_the_page(env):
     kinds = [e["event"] for e in run.metrics()[0]]
     assert kinds.count("start") == 2 and kinds.count("end") == 1 and kinds[-1] == "end"
     assert any(b.label == "Continue training" for b in at.button)  # and it may go on again
+
+
+def test_a_new_run_starts_from_a_finished_runs_vectors_from_the_page(env):
+    from w2v.train import TrainConfig, train
+    runs, corpus = env
+    train(corpus, runs / "first", TrainConfig(dim=10, epochs=1, min_count=1, threads=1, eval="none"))
+    at = page(corpus, dim=12)
+    assert at.selectbox(key="init_from").options == ["none: random vectors", "first"]
+    at.selectbox(key="init_from").set_value("first")
+    at.text_input(key="run_name").set_value("wrong-dim")
+    click(at, "Start training")
+    jobs.wait("wrong-dim")
+    at.run()  # refused before it wrote anything: the page shows the trainer's one line
+    assert [e.value for e in at.error] == ["--init-from first: its vectors have 10 dimensions, this run --dim 12: "
+                                           "give --dim 10 or pick a run of dimension 12"]
+    at.number_input(key=next(f.key for f in form.fields() if f.name == "dim")).set_value(10)
+    at.text_input(key="run_name").set_value("second")
+    click(at, "Start training")
+    assert not at.exception and not at.error and not (runs / "wrong-dim").exists()
+    run = Run(runs / "second")
+    at = poll_until(at, run, lambda st: st.get("state") == "finished")
+    assert header(at) == ":material/check_circle: second: finished"
+    start = next(e for e in run.metrics()[0] if e["event"] == "start")
+    assert start["init_from"] == "first" and start["init_rows"] > 0
+    assert run.config()["init_from"] == str((runs / "first").resolve())

@@ -194,11 +194,13 @@ def new_run_name(corpus: str | os.PathLike, root: str | os.PathLike | None = Non
     return name
 
 
-def start(corpus: str | os.PathLike, cfg: TrainConfig, name: str | None = None) -> str:
-    """Launch a training job on `corpus` into RUNS/<name>; returns the run name.
+def start(corpus: str | os.PathLike, cfg: TrainConfig, name: str | None = None, init_from: str | None = None) -> str:
+    """Launch a training job on `corpus` into RUNS/<name>, starting from the vectors of run
+    `init_from` when given (`--init-from`; the trainer checks it); returns the run name.
     Refused (W2VError) while another job trains, or when the run already exists."""
     root = paths.runs_dir()
     cfg = cfg.validate()
+    init = ["--init-from", str(_run(init_from).path)] if init_from else []
     corpus = Path(corpus)
     if not corpus.is_file():
         raise W2VError(f"corpus {corpus.name} does not exist: upload it again on the Corpus page")
@@ -207,7 +209,7 @@ def start(corpus: str | os.PathLike, cfg: TrainConfig, name: str | None = None) 
         raise W2VError(f"a run named {name} already exists: choose another name")
     with _writable(root):
         _acquire(root, name)
-        _launch(root, name, [str(corpus.resolve()), "--out", str(root / name), *config.to_args(cfg)])
+        _launch(root, name, [str(corpus.resolve()), "--out", str(root / name), *config.to_args(cfg), *init])
     return name
 
 

@@ -48,6 +48,13 @@ def rows(root: str | os.PathLike | None = None) -> list[dict]:
     return out
 
 
+def init_sources(root: str | os.PathLike | None = None) -> list[str]:
+    """The runs a new run can start from (--init-from): finished, with final vectors; newest first."""
+    return [run.name for run in list_runs(root or paths.runs_dir())
+            if run.status().get("state") == FINISHED and run.in_vectors_path.exists()
+            and run.out_vectors_path.exists() and run.vocab_path.exists()]
+
+
 def watchable(job: dict | None, watch: str | None) -> tuple[list[str], str | None]:
     """The runs the Train page can show and the one to show: `watch` while it is listed, else the
     job training now, else the newest run. Listed too: the job's run before its directory is
