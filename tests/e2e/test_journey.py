@@ -170,15 +170,22 @@ def train_and_watch(page, app, shots) -> None:
 
 def click_the_map(page, shots) -> None:
     """4. the map: click a point, see that word's neighbours"""
-    from playwright.sync_api import expect
+    from playwright.sync_api import Error as PlaywrightError, expect
     open_page(page, "Map")
     expect(page.get_by_text("Click a point")).to_be_visible(timeout=LONG)
     # the PCA preview shows at once; the t-SNE map replaces it when its background job is done
     expect(page.get_by_text("being computed in the background")).to_have_count(0, timeout=3 * LONG)
-    page.wait_for_function("() => { const d = document.querySelector('.js-plotly-plot');"
-                           " return d && d._fullLayout && d._fullData && d._fullData.length"
-                           " && d._fullData[0].x.length > 0; }", timeout=LONG)
-    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    for attempt in range(3):  # the t-SNE map may replace the preview (a rerun) while it is found
+        settled(page)
+        page.wait_for_function("() => { const d = document.querySelector('.js-plotly-plot');"
+                               " return d && d._fullLayout && d._fullData && d._fullData.length"
+                               " && d._fullData[0].x.length > 0; }", timeout=LONG)
+        try:
+            page.locator(".js-plotly-plot").first.scroll_into_view_if_needed(timeout=LONG)
+            break
+        except PlaywrightError:
+            if attempt == 2:
+                raise
     settled(page)
     shots(page, "map")
     pt = page.evaluate(MAP_POINTS)
