@@ -51,52 +51,8 @@ def cmd_train(a) -> int:
     cfg = config_from_args(a)
     if int(os.environ.get("RANK", "0")) > 0:
         a.quiet = True  # under torchrun, rank 0 reports for all
-
-    stop = threading.Event()
-
-    def on_signal(signum, frame):
-        if stop.is_set():  # second Ctrl-C: give up at once
-            raise KeyboardInterrupt
-        stop.set()
-        print(f"\n{signal.Signals(signum).name}: saving a checkpoint, then stopping "
-              "(resume with --resume)", file=sys.stderr)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-
-    bar = None
-    if not a.quiet:
-        from tqdm import tqdm
-
-    def on_event(ev: dict) -> None:
-        nonlocal bar
-        kind = ev["event"]
-        if a.quiet:
-            return
-        if kind == "vocab":
-            print(f"corpus: {ev['tokens']:,} tokens, {ev['types']:,} types; vocabulary "
-                  f"{ev['vocab_size']:,} words ({ev['seconds']:.1f} s)", file=sys.stderr)
-        elif kind == "start":
-            print(f"training on {ev['device']} with the {ev['engine']} engine, {ev['threads']} threads",
-                  file=sys.stderr)
-            if "init_rows" in ev:
-                print(f"initialised {ev['init_rows']:,} of {ev['vocab_size']:,} rows from run {ev['init_from']}",
-                      file=sys.stderr)
-            bar = tqdm(total=ev["words_total"], unit="w", unit_scale=True, file=sys.stderr,
-                       dynamic_ncols=True, smoothing=0.1)
-        elif kind == "step" and bar is not None:
-            bar.update(ev["words_done"] - bar.n)
-            bar.set_postfix(epoch=ev["epoch"] + 1, loss=ev["loss"], lr=f"{ev['lr']:.4f}")
-        elif kind == "epoch":
-            msg = f"epoch {ev['epoch']} done"
-            sc = ev.get("scores") or {}
-            if "analogy_accuracy" in sc:
-                msg += f": analogy {sc['analogy_accuracy']:.3f}"
-            if "similarity_spearman" in sc:
-                msg += f", WS353 {sc['similarity_spearman']:.3f}"
-            (bar.write if bar else print)(msg, file=sys.stderr)
-        elif kind in ("end", "stopped", "diverged") and bar is not None:
-            bar.close()
-
+    stop = _stop_on_signals()
+    on_event = (lambda ev: None) if a.quiet else _Progress()
     out = Path(a.out)
     existed = out.exists()
     fresh = not a.resume and (not existed or (out.is_dir() and not any(out.iterdir())))
@@ -116,6 +72,59 @@ def cmd_train(a) -> int:
     if not a.quiet:
         print(f"finished in {status['seconds']:.1f} s; vectors in {a.out}", file=sys.stderr)
     return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event that Ctrl-C or SIGTERM sets (the trainer saves a checkpoint, then stops); a second
+    Ctrl-C gives up at once."""
+    stop = threading.Event()
+
+    def on_signal(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint, then stopping "
+              "(resume with --resume)", file=sys.stderr)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+class _Progress:
+    """The trainer's events on stderr: the corpus read, the start, a progress bar, each epoch."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, ev: dict) -> None:
+        kind = ev["event"]
+        if kind == "vocab":
+            print(f"corpus: {ev['tokens']:,} tokens, {ev['types']:,} types; vocabulary "
+                  f"{ev['vocab_size']:,} words ({ev['seconds']:.1f} s)", file=sys.stderr)
+        elif kind == "start":
+            self._start(ev)
+        elif kind == "step" and self.bar is not None:
+            self.bar.update(ev["words_done"] - self.bar.n)
+            self.bar.set_postfix(epoch=ev["epoch"] + 1, loss=ev["loss"], lr=f"{ev['lr']:.4f}")
+        elif kind == "epoch":
+            msg = f"epoch {ev['epoch']} done"
+            sc = ev.get("scores") or {}
+            if "analogy_accuracy" in sc:
+                msg += f": analogy {sc['analogy_accuracy']:.3f}"
+            if "similarity_spearman" in sc:
+                msg += f", WS353 {sc['similarity_spearman']:.3f}"
+            (self.bar.write if self.bar else print)(msg, file=sys.stderr)
+        elif kind in ("end", "stopped", "diverged") and self.bar is not None:
+            self.bar.close()
+
+    def _start(self, ev: dict) -> None:
+        from tqdm import tqdm
+        print(f"training on {ev['device']} with the {ev['engine']} engine, {ev['threads']} threads", file=sys.stderr)
+        if "init_rows" in ev:
+            print(f"initialised {ev['init_rows']:,} of {ev['vocab_size']:,} rows from run {ev['init_from']}",
+                  file=sys.stderr)
+        self.bar = tqdm(total=ev["words_total"], unit="w", unit_scale=True, file=sys.stderr,
+                        dynamic_ncols=True, smoothing=0.1)
 
 
 def _remove_new_run(out: Path, keep_folder: bool) -> None:
