@@ -223,7 +223,7 @@ def main() -> None:
     if not (os.path.isfile(a.chromium) and os.access(a.chromium, os.X_OK)):
         sys.exit(f"{a.chromium} is missing: apt-get install chromium (or give --chromium)")
 
-    row: dict = {"when": dt.datetime.now().isoformat(timespec="seconds"), "repo": str(repo),
+    row: dict = {"when": dt.datetime.now().isoformat(timespec="seconds"), "repo": repo.name,
                  "commit": commit_of(repo)}
     statements = service_imports(repo)
     row.update(time_imports(repo, statements, a.python))

@@ -53,3 +53,15 @@ def tiny_corpus(tmp_path):
     path = tmp_path / "tiny.txt"
     path.write_text(text[: text.rfind(" ")] + "\n")
     return path
+
+
+def end_map_jobs():
+    """End the background map jobs a test started (their cache folder goes with the test)."""
+    import signal
+    from w2v.studio import mapjobs
+    for pid in list(mapjobs._procs):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        mapjobs._procs.pop(pid).wait()

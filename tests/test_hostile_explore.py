@@ -16,7 +16,8 @@ import streamlit as st
 from gensim.models import KeyedVectors
 from streamlit.testing.v1 import AppTest
 
-from test_pages_explore import end_map_jobs, runs  # noqa: F401 - the tiny run, trained once there
+from conftest import end_map_jobs
+from test_pages_explore import runs  # noqa: F401 - the tiny run, trained once there
 from w2v import projection, vectors
 from w2v.errors import W2VError
 from w2v.studio import compare, mapview, sources, words

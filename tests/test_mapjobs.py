@@ -9,6 +9,7 @@ import signal
 import numpy as np
 import pytest
 
+from conftest import end_map_jobs
 from w2v import projection
 from w2v.runs import ALIVE, process_state, read_json
 from w2v.studio import mapjobs
@@ -29,12 +30,7 @@ def cache(tmp_path, monkeypatch):
     """A cache folder of its own; every job started here is ended with the test."""
     monkeypatch.setenv("W2V_CACHE", str(tmp_path))
     yield tmp_path / "projections"
-    for pid in list(mapjobs._procs):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        mapjobs._procs.pop(pid).wait()
+    end_map_jobs()
 
 
 def test_a_small_map_is_computed_by_its_own_process_and_lands_in_the_cache(cache):

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from conftest import planted_text
+from conftest import end_map_jobs, planted_text
 from w2v import projection
 from w2v.runs import read_json
 from w2v.studio import mapjobs
@@ -40,16 +40,6 @@ def env(runs, tmp_path, monkeypatch):
     monkeypatch.setenv("W2V_CACHE", str(tmp_path / "cache"))
     yield runs
     end_map_jobs()
-
-
-def end_map_jobs():
-    """End the background map jobs a test's pages started (their cache folder goes with the test)."""
-    for pid in list(mapjobs._procs):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        mapjobs._procs.pop(pid).wait()
 
 
 def map_job(at) -> str:
