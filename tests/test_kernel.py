@@ -358,7 +358,10 @@ def test_two_threads_split_the_chunk_each_with_its_own_noise_stream():
     one, _ = port_counts(1)
     assert stats[2:].tolist() == [pairs, pairs] == [4 * n - 6] * 2
     drawn = _noise_counts(out_w[1:], in_w[0], lr)
-    assert np.abs(drawn - want).sum() < 0.002 * want.sum()  # a lost Hogwild update is one draw
+    # a lost Hogwild write loses one row's draws in one pair (a noise word drawn twice in a pair
+    # is one write); here every position is the same word, so the threads collide far more often
+    # than on text: 0.08-0.31 % of the draws over ten runs
+    assert np.abs(drawn - want).sum() < 0.006 * want.sum()
     assert np.abs(drawn - one).sum() > 0.02 * want.sum()  # one thread's stream draws other words
 
 

@@ -121,17 +121,27 @@ struct Losses {
   }
 };
 
-// A thread's scratch space, sized for the widest window of its range.
-struct Scratch {
+// A window made ready one window ahead: its context words, its centre and K shared noise words
+// (tgt), and for the pair modes every pair's K noise words (noise), drawn in the order the kernel
+// always drew them, so a seed trains the same vectors. Planning the next window before training
+// this one lets its rows load from memory while this one computes.
+struct Plan {
+  int64_t i = -1, nc = 0;         // position (-1: none left), number of context words
   std::vector<int32_t> ctx, tgt;  // the window's context words; its centre and K noise words
   std::vector<char> active;       // tgt[k] takes part (a noise word equal to the centre does not)
-  std::vector<float> G, E, h;     // scores turned gradients, input-side updates, the CBOW mean
   std::vector<int32_t> pool;      // noise words drawn for the window's pairs
+  std::vector<int32_t> noise;     // each pair's K noise words (pair and pool modes)
+  Plan(int64_t max_ctx, int64_t K) : ctx(max_ctx + 1), tgt(K + 1), active(K + 1) {}
+};
+
+// A thread's scratch space, sized for the widest window of its range.
+struct Scratch {
+  std::vector<float> G, E, h;     // scores turned gradients, input-side updates, the CBOW mean
   std::vector<const float*> T, X;
   // sizes in 64 bits: no product of the settings wraps around
   Scratch(int64_t max_ctx, int64_t K, int64_t d)
-      : ctx(max_ctx + 1), tgt(K + 1), active(K + 1), G((size_t)(max_ctx + 1) * (size_t)(K + 1)),
-        E((size_t)(max_ctx + 1) * (size_t)d), h(d), T(K + 1), X(max_ctx + 1) {}
+      : G((size_t)(max_ctx + 1) * (size_t)(K + 1)), E((size_t)(max_ctx + 1) * (size_t)d), h(d), T(K + 1),
+        X(max_ctx + 1) {}
 };
 
 // The context words of position i (within its reduced window, in its paragraph) into ctx; their number.
@@ -143,37 +153,152 @@ inline int64_t gather_context(const Args& a, int64_t i, int32_t* ctx) {
   return nc;
 }
 
-// The window's targets: the centre w, then K noise words shared by the window (window, CBOW).
-inline void draw_window_noise(Rng& rng, const Args& a, int32_t w, Scratch& s) {
-  s.tgt[0] = w;
-  s.active[0] = 1;
-  for (int64_t k = 1; k <= a.negative; ++k) {
-    const int32_t o = draw_noise(rng, a);
-    s.tgt[k] = o;
-    s.active[k] = o != w;
+// Plan the window at position i: its context, its centre with K shared noise words (every mode
+// draws them: the pair modes' streams follow them), and for the pair modes each pair's K noise
+// words — noise_pool < 0: K fresh per pair (word2vec.c); m > 0: the window draws m·K and every
+// pair picks K of them.
+void plan_window(Rng& rng, const Args& a, int64_t i, Plan& p) {
+  const int64_t K = a.negative, d = a.dim;
+  (void)d;
+  p.i = i;
+  p.nc = gather_context(a, i, p.ctx.data());
+  if (p.nc == 0) return;
+  const int32_t w = a.ids[i];
+  p.tgt[0] = w;
+  p.active[0] = 1;
+  for (int64_t k = 1; k <= K; ++k) {
+    p.tgt[k] = draw_noise(rng, a);
+    p.active[k] = p.tgt[k] != w;
+  }
+  if (a.noise_pool && !a.cbow) {
+    const int64_t P = a.noise_pool > 0 ? K * a.noise_pool : K * p.nc;
+    if ((int64_t)p.pool.size() < P) p.pool.resize(P);
+    if ((int64_t)p.noise.size() < K * p.nc) p.noise.resize(K * p.nc);
+    for (int64_t q = 0; q < P; ++q) p.pool[q] = draw_noise(rng, a);
+    for (int64_t q = 0; q < K * p.nc; ++q)
+      p.noise[q] = a.noise_pool > 0 ? p.pool[(((rng.next() >> 32) * (uint64_t)P) >> 32)] : p.pool[q];
+    for (int64_t q = 0; q < P; ++q) __builtin_prefetch(a.wout + (int64_t)p.pool[q] * d);
   }
 }
 
-// Skip-gram pair by pair, updates in turn, as word2vec.c. noise_pool < 0: K fresh noise words for
-// every pair (word2vec.c); noise_pool = m > 0: the window draws m·K and every pair picks K of them.
-void skipgram_pairs(const Args& a, Scratch& s, Rng& rng, int32_t w, int64_t nc, float lr, bool track,
-                    Losses& L) {
+// One pair, x against its M distinct target rows, in two passes over the rows instead of three
+// per target (dot, update, and the context's share). Pass one: every row's dot with x, and x·x.
+template <int M>
+inline void pair_dots(const float* __restrict x, float* const* t, int64_t d, float* dots, float& xx) {
+  v8 acc[M] = {}, sq = {};
+  const int64_t d8 = d - d % 8;
+  for (int64_t i = 0; i < d8; i += 8) {
+    const v8 xv = load8(x + i);
+    sq += xv * xv;
+    for (int j = 0; j < M; ++j) acc[j] += xv * load8(t[j] + i);
+  }
+  for (int j = 0; j < M; ++j) {
+    float r = 0.f;
+    for (int q = 0; q < 8; ++q) r += acc[j][q];
+    for (int64_t i = d8; i < d; ++i) r += x[i] * t[j][i];
+    dots[j] = r;
+  }
+  xx = 0.f;
+  for (int q = 0; q < 8; ++q) xx += sq[q];
+  for (int64_t i = d8; i < d; ++i) xx += x[i] * x[i];
+}
+
+// Pass two: e = b·x + Σ_j a_j·t_j (old rows), t_j += a_j·x, then x += e.
+template <int M>
+inline void pair_updates(float* __restrict x, float* const* t, int64_t d, const float* a, float b) {
+  const int64_t d8 = d - d % 8;
+  for (int64_t i = 0; i < d8; i += 8) {
+    const v8 xv = load8(x + i);
+    v8 e = b * xv;
+    for (int j = 0; j < M; ++j) {
+      const v8 tv = load8(t[j] + i);
+      e += a[j] * tv;
+      store8(t[j] + i, tv + a[j] * xv);
+    }
+    store8(x + i, xv + e);
+  }
+  for (int64_t i = d8; i < d; ++i) {
+    const float xi = x[i];
+    float e = b * xi;
+    for (int j = 0; j < M; ++j) {
+      e += a[j] * t[j][i];
+      t[j][i] += a[j] * xi;
+    }
+    x[i] = xi + e;
+  }
+}
+
+constexpr int FUSED_ROWS = 8;  // pairs with at most this many distinct target rows take the two passes
+
+// word2vec.c trains a pair's targets one after another: each target's score sees the updates of
+// the targets before it, which only matters for a row that occurs again (a noise word drawn
+// twice). With s the first score of row j and A_j the steps (g) row j took before, a later
+// occurrence scores s + A_j·|x|²; row j ends at t_j + (Σ g)·x, and x receives Σ g·(t_j + A_j·x).
+// So the two passes give word2vec.c's update exactly (in exact arithmetic).
+template <int M>
+void fused_pair(const Args& a, float* x, float* const* rows, const int* occ, const int32_t* tgt, int64_t n_tgt,
+                float lr, bool track, Losses& L) {
+  float dots[M], step[M] = {}, xx;
+  pair_dots<M>(x, rows, a.dim, dots, xx);
+  float b = 0.f;
+  for (int64_t k = 0; k < n_tgt; ++k) {
+    const int j = occ[k];
+    if (j < 0) continue;  // a noise word equal to the centre
+    const float sc = dots[j] + step[j] * xx;
+    const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
+    b += g * step[j];
+    step[j] += g;
+    if (track) L.add(sc, k == 0);
+  }
+  (void)tgt;
+  pair_updates<M>(x, rows, a.dim, step, b);
+}
+
+// The pair's distinct target rows (centre first) and, for each target, its row's index (-1: a
+// noise word equal to the centre, skipped). Returns the number of distinct rows.
+inline int distinct_rows(const Args& a, const int32_t* tgt, int64_t n_tgt, float** rows, int* occ, int32_t* ids) {
+  int m = 0;
+  for (int64_t k = 0; k < n_tgt; ++k) {
+    if (k > 0 && tgt[k] == tgt[0]) { occ[k] = -1; continue; }
+    int j = 0;
+    while (j < m && ids[j] != tgt[k]) ++j;
+    if (j == m) { ids[m] = tgt[k]; rows[m] = a.wout + (int64_t)tgt[k] * a.dim; ++m; }
+    occ[k] = j;
+  }
+  return m;
+}
+
+// Skip-gram pair by pair, as word2vec.c, each pair with its planned noise words.
+void skipgram_pairs(const Args& a, const Plan& p, Scratch& s, float lr, bool track, Losses& L) {
   const int64_t d = a.dim;
   const int64_t K = a.negative;
-  L.pairs += nc;
-  const int64_t P = a.noise_pool > 0 ? K * a.noise_pool : K * nc;
-  if ((int64_t)s.pool.size() < P) s.pool.resize(P);
-  for (int64_t q = 0; q < P; ++q) {  // draw them all first, so their rows load while we work
-    s.pool[q] = draw_noise(rng, a);
-    __builtin_prefetch(a.wout + (int64_t)s.pool[q] * d);
-  }
-  for (int64_t c = 0; c < nc; ++c) {
-    float* x = a.win + (int64_t)s.ctx[c] * d;
-    float* e = s.E.data();
+  const int32_t w = p.tgt[0];
+  L.pairs += p.nc;
+  int32_t tgt[FUSED_ROWS], ids[FUSED_ROWS];
+  float* rows[FUSED_ROWS];
+  int occ[FUSED_ROWS];
+  for (int64_t c = 0; c < p.nc; ++c) {
+    float* x = a.win + (int64_t)p.ctx[c] * d;
+    if (K + 1 <= FUSED_ROWS) {
+      tgt[0] = w;
+      for (int64_t k = 1; k <= K; ++k) tgt[k] = p.noise[c * K + k - 1];
+      switch (distinct_rows(a, tgt, K + 1, rows, occ, ids)) {
+        case 1: fused_pair<1>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        case 2: fused_pair<2>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        case 3: fused_pair<3>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        case 4: fused_pair<4>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        case 5: fused_pair<5>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        case 6: fused_pair<6>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        case 7: fused_pair<7>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        default: fused_pair<8>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+      }
+      if (track) L.tracked += 1;
+      continue;
+    }
+    float* e = s.E.data();  // more noise words than the two passes hold: target by target
     std::fill(e, e + d, 0.f);
     for (int64_t k = 0; k <= K; ++k) {
-      const int32_t o = k == 0 ? w : a.noise_pool > 0 ? s.pool[(((rng.next() >> 32) * (uint64_t)P) >> 32)]
-                                                : s.pool[c * K + k - 1];
+      const int32_t o = k == 0 ? w : p.noise[c * K + k - 1];
       if (k > 0 && o == w) continue;
       float* t = a.wout + (int64_t)o * d;
       const float sc = dot(x, t, d);
@@ -188,16 +313,16 @@ void skipgram_pairs(const Args& a, Scratch& s, Rng& rng, int32_t w, int64_t nc, 
 
 // Skip-gram with the window's pairs sharing its noise words: one SGD step on the window's loss,
 // two small dense products (see the top of this file).
-void skipgram_window(const Args& a, Scratch& s, int64_t nc, float lr, bool track, Losses& L) {
-  const int64_t d = a.dim;
+void skipgram_window(const Args& a, const Plan& p, Scratch& s, float lr, bool track, Losses& L) {
+  const int64_t d = a.dim, nc = p.nc;
   const int64_t K = a.negative;
   L.pairs += nc;
-  for (int64_t k = 0; k <= K; ++k) s.T[k] = a.wout + (int64_t)s.tgt[k] * d;
-  for (int64_t c = 0; c < nc; ++c) s.X[c] = a.win + (int64_t)s.ctx[c] * d;
+  for (int64_t k = 0; k <= K; ++k) s.T[k] = a.wout + (int64_t)p.tgt[k] * d;
+  for (int64_t c = 0; c < nc; ++c) s.X[c] = a.win + (int64_t)p.ctx[c] * d;
   for (int64_t c = 0; c < nc; ++c) {  // G = (label − σ(X·Tᵀ)) · lr
     for (int64_t k = 0; k <= K; ++k) {
       float& g = s.G[(size_t)c * (K + 1) + k];
-      if (!s.active[k]) { g = 0.f; continue; }
+      if (!p.active[k]) { g = 0.f; continue; }
       const float sc = dot(s.X[c], s.T[k], d);
       g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
       if (track) L.add(sc, k == 0);
@@ -220,8 +345,8 @@ void skipgram_window(const Args& a, Scratch& s, int64_t nc, float lr, bool track
     }
   }
   for (int64_t k = 0; k <= K; ++k) {  // T += Gᵀ · X   (old X)
-    if (!s.active[k]) continue;
-    float* t = a.wout + (int64_t)s.tgt[k] * d;
+    if (!p.active[k]) continue;
+    float* t = a.wout + (int64_t)p.tgt[k] * d;
     for (int64_t i = 0; i < d8; i += 8) {
       v8 acc = load8(t + i);
       for (int64_t c = 0; c < nc; ++c) acc += s.G[(size_t)c * (K + 1) + k] * load8(s.X[c] + i);
@@ -230,24 +355,24 @@ void skipgram_window(const Args& a, Scratch& s, int64_t nc, float lr, bool track
     for (int64_t i = d8; i < d; ++i)
       for (int64_t c = 0; c < nc; ++c) t[i] += s.G[(size_t)c * (K + 1) + k] * s.X[c][i];
   }
-  for (int64_t c = 0; c < nc; ++c) axpy(1.f, &s.E[(size_t)c * d], a.win + (int64_t)s.ctx[c] * d, d);
+  for (int64_t c = 0; c < nc; ++c) axpy(1.f, &s.E[(size_t)c * d], a.win + (int64_t)p.ctx[c] * d, d);
 }
 
 // CBOW: the mean h of the context rows predicts the centre; each context row receives the whole
 // error, as in word2vec.c.
-void cbow_window(const Args& a, Scratch& s, int64_t nc, float lr, bool track, Losses& L) {
-  const int64_t d = a.dim;
+void cbow_window(const Args& a, const Plan& p, Scratch& s, float lr, bool track, Losses& L) {
+  const int64_t d = a.dim, nc = p.nc;
   const int64_t K = a.negative;
   L.pairs += 1;
   std::fill(s.h.begin(), s.h.end(), 0.f);
-  for (int64_t c = 0; c < nc; ++c) axpy(1.f, a.win + (int64_t)s.ctx[c] * d, s.h.data(), d);
+  for (int64_t c = 0; c < nc; ++c) axpy(1.f, a.win + (int64_t)p.ctx[c] * d, s.h.data(), d);
   const float inv = 1.f / nc;
   for (int64_t q = 0; q < d; ++q) s.h[q] *= inv;
   float* e = s.E.data();
   std::fill(e, e + d, 0.f);
   for (int64_t k = 0; k <= K; ++k) {
-    if (!s.active[k]) continue;
-    float* t = a.wout + (int64_t)s.tgt[k] * d;
+    if (!p.active[k]) continue;
+    float* t = a.wout + (int64_t)p.tgt[k] * d;
     const float sc = dot(s.h.data(), t, d);
     const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
     axpy(g, t, e, d);
@@ -255,7 +380,7 @@ void cbow_window(const Args& a, Scratch& s, int64_t nc, float lr, bool track, Lo
     if (track) L.add(sc, k == 0);
   }
   if (track) L.tracked += 1;
-  for (int64_t c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)s.ctx[c] * d, d);
+  for (int64_t c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)p.ctx[c] * d, d);
 }
 
 // One thread: the centre words lo..hi-1 in order, each window one step at its point on the
@@ -265,19 +390,29 @@ void train_range(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* s
   for (int64_t i = lo; i < hi; ++i)
     max_ctx = std::max(max_ctx, std::min<int64_t>(2 * (int64_t)a.reduced[i], a.n - 1));
   Scratch s(max_ctx, a.negative, a.dim);
+  Plan plans[2] = {Plan(max_ctx, a.negative), Plan(max_ctx, a.negative)};
   Rng rng{seed};
   Losses L;
   const double span = a.n > 1 ? (double)(a.n - 1) : 1.0;
-  for (int64_t i = lo; i < hi; ++i) {
-    const int64_t nc = gather_context(a, i, s.ctx.data());
-    if (nc == 0) continue;
-    const int32_t w = a.ids[i];
-    const float lr = a.lr_start + (a.lr_end - a.lr_start) * (float)(i / span);
-    draw_window_noise(rng, a, w, s);  // drawn in every mode: the pair modes' streams follow them
-    const bool track = a.loss_every > 0 && (i % a.loss_every) == 0;
-    if (a.cbow) cbow_window(a, s, nc, lr, track, L);
-    else if (a.noise_pool) skipgram_pairs(a, s, rng, w, nc, lr, track, L);
-    else skipgram_window(a, s, nc, lr, track, L);
+  // The next window with a context, planned (its noise drawn, its rows prefetched) from `from` on.
+  auto plan_next = [&](int64_t from, Plan& p) {
+    for (p.i = -1; from < hi; ++from) {
+      plan_window(rng, a, from, p);
+      if (p.nc > 0) return;
+    }
+    p.i = -1;
+  };
+  int cur = 0;
+  plan_next(lo, plans[cur]);
+  while (plans[cur].i >= 0) {
+    const Plan& p = plans[cur];
+    plan_next(p.i + 1, plans[1 - cur]);  // while this window trains, the next one's rows load
+    const float lr = a.lr_start + (a.lr_end - a.lr_start) * (float)(p.i / span);
+    const bool track = a.loss_every > 0 && (p.i % a.loss_every) == 0;
+    if (a.cbow) cbow_window(a, p, s, lr, track, L);
+    else if (a.noise_pool) skipgram_pairs(a, p, s, lr, track, L);
+    else skipgram_window(a, p, s, lr, track, L);
+    cur = 1 - cur;
   }
   stats[0] = L.pos;
   stats[1] = L.neg;
@@ -327,7 +462,7 @@ int32_t train_threads(const Args& a, int32_t n_threads, uint64_t seed, double* s
 
 extern "C" {
 
-int w2v_kernel_version() { return 2; }
+int w2v_kernel_version() { return 3; }
 
 // stats (out, 4 doubles): summed positive and negative loss over the tracked pairs (every
 // loss_every-th centre word), number of tracked pairs, number of pairs trained.
