@@ -68,9 +68,45 @@ def test_import_w2v_loads_nothing_else():
 
 
 def test_the_check_sees_torch():
-    """The check can fail: the trainer does import torch, and is named as the way in."""
-    out = torch_entry(["w2v.vectors", "w2v.train", "w2v.runs"])
-    assert out["entry"] == "w2v.train"
+    """The check can fail: the lecture's model does import torch, and is named as the way in."""
+    out = torch_entry(["w2v.vectors", "w2v.model", "w2v.runs"])
+    assert out["entry"] == "w2v.model"
+
+
+def _trains_without_torch(engine: str, tmp_path) -> dict:
+    """Train a small corpus on `engine` with --device auto, on a machine without GPU drivers (as
+    the interpreter is told), in a fresh interpreter: {"torch": whether torch was imported,
+    "engine": the engine that trained}."""
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(" ".join(f"w{i % 40} w{(i * 7) % 40}" for i in range(3000)))
+    code = textwrap.dedent(f"""
+        import json, sys
+        import w2v.config
+        from w2v.config import TrainConfig
+        from w2v.train import train
+        w2v.config.GPU_DRIVER_FILES = ()  # as on a machine with no GPU driver
+        train({str(corpus)!r}, {str(tmp_path / "run")!r},
+              TrainConfig(dim=8, epochs=1, min_count=1, eval="none", device="auto", engine={engine!r}))
+        events = [json.loads(l) for l in open({str(tmp_path / "run" / "metrics.jsonl")!r})]
+        print(json.dumps({{"torch": "torch" in sys.modules,
+                          "engine": next(e["engine"] for e in events if e["event"] == "start")}}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_training_on_the_kernel_never_imports_torch(tmp_path):
+    """The kernel trains numpy tables: a run on it pays nothing for importing torch."""
+    from w2v import kernel
+    if kernel.load(warn=False) is None:
+        pytest.skip("no C++ compiler: the kernel cannot build here")
+    assert _trains_without_torch("kernel", tmp_path) == {"torch": False, "engine": "kernel"}
+
+
+def test_training_on_the_torch_engine_does_import_torch(tmp_path):
+    """The check above can fail: the torch engine brings torch in."""
+    assert _trains_without_torch("torch", tmp_path) == {"torch": True, "engine": "torch"}
 
 
 def test_public_names_resolve():

@@ -189,8 +189,13 @@ class TrainConfig:
             return os.cpu_count() or 1
 
     def resolved_device(self) -> str:
-        """The device to train on: 'auto' becomes cuda when torch sees a GPU. Imports torch, so
-        only the trainer process calls it."""
+        """The device to train on: 'auto' becomes cuda when torch sees a GPU. On a machine with no
+        GPU driver at all that is known without importing torch (the kernel path never does);
+        otherwise it imports torch, so only the trainer process calls it."""
+        if self.device == "auto" and not gpu_driver():
+            return "cpu"
+        if self.device == "cpu":
+            return "cpu"
         import torch
         if self.device == "auto":
             return "cuda" if torch.cuda.is_available() else "cpu"
@@ -330,3 +335,11 @@ def to_args(cfg: TrainConfig) -> list[str]:
         else:
             args += [s.flag, repr(value) if s.type == "float" else str(value)]
     return args
+
+
+GPU_DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd")
+
+
+def gpu_driver() -> bool:
+    """Whether this machine has a GPU driver torch could use (NVIDIA's, or ROCm's /dev/kfd)."""
+    return any(os.path.exists(p) for p in GPU_DRIVER_FILES)

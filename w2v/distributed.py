@@ -12,7 +12,8 @@ sparse-update scheme of Hogwild threads, carried across processes, so every rank
 full. gloo carries it on CPUs, NCCL on GPUs. Only rank 0 writes metrics, status and checkpoints.
 
 With WORLD_SIZE unset or 1, `Group` is a no-op: one chunk a round, one part a chunk, no merges,
-and training is exactly the single-process path.
+and training is exactly the single-process path, which never imports torch (the kernel engine
+trains numpy tables; under torchrun they are shared with torch without a copy).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
-import torch
-import torch.distributed as dist
 
 from .errors import W2VError
 
@@ -49,12 +48,15 @@ class Group:
         self.local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
         self.active = self.world > 1
         self.backend = None
-        if self.active and not dist.is_initialized():
-            self.backend = "nccl" if device.startswith("cuda") else "gloo"
-            if self.backend == "nccl":
-                torch.cuda.set_device(self.local_rank)
-            dist.init_process_group(backend=self.backend)
-        self._comm_device = torch.device(f"cuda:{self.local_rank}") if self.backend == "nccl" else torch.device("cpu")
+        if self.active:
+            import torch
+            import torch.distributed as dist
+            if not dist.is_initialized():
+                self.backend = "nccl" if device.startswith("cuda") else "gloo"
+                if self.backend == "nccl":
+                    torch.cuda.set_device(self.local_rank)
+                dist.init_process_group(backend=self.backend)
+            self._comm_device = torch.device(f"cuda:{self.local_rank}" if self.backend == "nccl" else "cpu")
 
     @property
     def is_main(self) -> bool:
@@ -90,6 +92,8 @@ class Group:
     def share_error(self, message: str | None) -> None:
         """Collective: rank 0 tells every rank whether its set-up failed (and why); all raise."""
         if self.active:
+            import torch
+            import torch.distributed as dist
             data = (message or "").encode("utf-8")[:4096]
             n = torch.tensor([len(data)], dtype=torch.long, device=self._comm_device)
             dist.broadcast(n, 0)
@@ -119,6 +123,8 @@ class Group:
         """Collective: element-wise sum of a few numbers over the ranks."""
         if not self.active:
             return values
+        import torch
+        import torch.distributed as dist
         t = torch.tensor(values, dtype=torch.float64, device=self._comm_device)
         dist.all_reduce(t)
         return t.cpu().tolist()
@@ -126,10 +132,12 @@ class Group:
     def any(self, flag: bool) -> bool:
         return self.sum([1.0 if flag else 0.0])[0] > 0
 
-    def merge_updates(self, tables: list[torch.Tensor], snapshots: list[torch.Tensor]) -> None:
-        """Collective: table = snapshot + Σ over ranks of (table − snapshot); snapshot = table."""
+    def merge_updates(self, tables: list, snapshots: list) -> None:
+        """Collective: table = snapshot + Σ over ranks of (table − snapshot); snapshot = table.
+        (Torch tensors: a numpy table is shared as one by `Replica`.)"""
         if not self.active:
             return
+        import torch.distributed as dist
         for t, s in zip(tables, snapshots):
             t.sub_(s)
             buf = t if t.device == self._comm_device else t.to(self._comm_device)
@@ -140,18 +148,23 @@ class Group:
             s.copy_(t)
 
     def close(self) -> None:
-        if self.backend and dist.is_initialized():
-            dist.destroy_process_group()
+        if self.backend:
+            import torch.distributed as dist
+            if dist.is_initialized():
+                dist.destroy_process_group()
 
 
 class Replica:
     """This rank's tables, kept equal to the other ranks': trains its chunk part by part and
     merges every rank's changes after each part. One process: nothing to merge."""
 
-    def __init__(self, group: Group, tables: list[torch.Tensor]):
+    def __init__(self, group: Group, tables: list):
         self.group = group
-        self.tables = tables
-        self.snapshots = [t.clone() for t in tables] if group.active else []  # as of the last merge
+        self.tables, self.snapshots = tables, []
+        if group.active:  # merged with torch.distributed: numpy tables are shared as tensors, no copy
+            import torch
+            self.tables = [torch.from_numpy(t) if isinstance(t, np.ndarray) else t for t in tables]
+            self.snapshots = [t.clone() for t in self.tables]  # as of the last merge
 
     def train(self, n: int, step: Callable[[slice, int], T], syncs: int = SYNCS_PER_CHUNK) -> list[T]:
         """Collective: `step(part, k)` on each non-empty part k of this rank's n positions (n = 0:

@@ -9,6 +9,9 @@
     seed     the lecture's recipe: SkipGramNeg + NegativeSamplingLoss through autograd and Adam,
              uniform(-1, 1) init — the teaching baseline, slow by design
 
+This module and the kernel need numpy only: torch is imported (w2v/torch_engines.py) when an
+engine that needs it is built, so training on the kernel never pays for importing torch.
+
 A chunk is a stretch of the corpus after subsampling: its word ids, the paragraph of each (no
 window crosses paragraphs) and each centre word's reduced window. The learning rate falls from
 lr0 to lr1 across the chunk.
@@ -19,14 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from . import kernel as _kernel
 from .config import TrainConfig
 from .errors import W2VError
-from .corpus import AliasSampler, Vocab, make_pair_positions, reduced_windows, subsample
-from .model import STEP_WINDOWS, NegativeSamplingLoss, SkipGramNeg, cbow_window_step, sgns_pairs_step
-from .pairs import DeviceChunk, NoiseSampler, Staging
+from .corpus import AliasSampler, Vocab, reduced_windows, subsample
+from .tables import initial_tables
 
 NOISE_POOL = {"pair": -1, "pool": 2, "window": 0}  # the kernel's noise_pool for each --noise
 
@@ -64,38 +65,38 @@ class Loss:
 
 
 class Engine:
-    """The model's two tables on `cfg.device` (a concrete device: the trainer resolves 'auto'),
-    the noise distribution, and `train`, which each engine implements."""
+    """The model's two tables (numpy here; the torch engines keep them on `cfg.device`, a
+    concrete device: the trainer resolves 'auto'), the noise distribution, and `train`, which
+    each engine implements. Tables start as w2v/tables.py draws them, or as given."""
 
     name = ""
 
     def __init__(self, cfg: TrainConfig, vocab: Vocab, tables: tuple[np.ndarray, np.ndarray] | None = None):
         self.cfg = cfg
-        self.device = torch.device(cfg.device)
+        self.device = cfg.device
         self.threads = cfg.resolved_threads()
-        noise = vocab.noise_dist(cfg.ns_exponent)
-        self.alias = AliasSampler(noise)
-        self.model = SkipGramNeg(len(vocab), cfg.dim, noise,
-                                 init="seed" if cfg.recipe == "seed" else "word2vec", seed=cfg.seed)
-        if tables is not None:
-            with torch.no_grad():
-                self.model.in_embed.weight.copy_(torch.from_numpy(tables[0]))
-                self.model.out_embed.weight.copy_(torch.from_numpy(tables[1]))
-        self.model.to(self.device)
-        if self.device.type == "cpu":
-            torch.set_num_threads(self.threads)
+        self.noise_dist = vocab.noise_dist(cfg.ns_exponent)
+        self.alias = AliasSampler(self.noise_dist)
+        if tables is None:
+            tables = initial_tables(len(vocab), cfg.dim, "seed" if cfg.recipe == "seed" else "word2vec", cfg.seed)
+        self.take(tables)
 
-    @property
-    def in_w(self) -> torch.Tensor:
-        return self.model.in_embed.weight.data
-
-    @property
-    def out_w(self) -> torch.Tensor:
-        return self.model.out_embed.weight.data
+    def take(self, tables: tuple[np.ndarray, np.ndarray]) -> None:
+        """Hold `tables` as the ones training updates (in place: a writable float32 array is
+        not copied)."""
+        self.in_w, self.out_w = (np.require(t, np.float32, ["C_CONTIGUOUS", "WRITEABLE"]) for t in tables)
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         """Copies of both tables (training may go on while they are written)."""
-        return self.in_w.cpu().numpy().copy(), self.out_w.cpu().numpy().copy()
+        return self.in_w.copy(), self.out_w.copy()
+
+    def set_rows(self, rows: np.ndarray, in_rows: np.ndarray, out_rows: np.ndarray) -> None:
+        """Overwrite rows `rows` of both tables (--init-from)."""
+        self.in_w[rows], self.out_w[rows] = in_rows, out_rows
+
+    def finite(self) -> bool:
+        """Both tables hold only finite numbers (a sum is NaN or infinite otherwise)."""
+        return all(bool(np.isfinite(t.sum(dtype=np.float64))) for t in (self.in_w, self.out_w))
 
     def prepare(self, raw: np.ndarray, keep_prob: np.ndarray, seed: tuple[int, ...]) -> Chunk:
         """Chunk `raw` of the encoded corpus (word ids, -1 between paragraphs) as one epoch trains
@@ -128,129 +129,14 @@ class KernelEngine(Engine):
         return Loss(s[0], s[1], int(s[2]), int(s[3]))
 
 
-def _positions(chunk: Chunk) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of the chunk's (centre, context) pairs, in centre order."""
-    centre_pos, ctx_pos = make_pair_positions(chunk.para, chunk.windows)
-    order = np.argsort(centre_pos, kind="stable")
-    return centre_pos[order], ctx_pos[order]
-
-
-class TorchEngine(Engine):
-    """Batched hand-written SGD on any torch device: skip-gram as batches of pairs, CBOW as
-    batches of windows. Its chunks are built on the device (w2v/pairs.py) and its steps never
-    wait for the device: the learning rate is a float per batch from the batch's place in the
-    chunk, noise words are drawn on the device, the loss is summed there and read once a chunk."""
-
-    name = "torch"
-
-    def __init__(self, cfg, vocab, tables=None):
-        super().__init__(cfg, vocab, tables)
-        self.batch_size = cfg.batch_size or (1 << 16 if self.device.type == "cuda" else 1 << 12)
-        self.noise = NoiseSampler(self.alias.prob, self.alias.alias, self.device)
-        self.staging = Staging(self.device, 1 << 18) if self.device.type == "cuda" else None
-        self.keep_prob: torch.Tensor | None = None
-
-    def prepare(self, raw: np.ndarray, keep_prob: np.ndarray, seed: tuple[int, ...]) -> DeviceChunk:
-        if self.keep_prob is None:
-            self.keep_prob = torch.as_tensor(keep_prob, dtype=torch.float32).to(self.device)
-        return DeviceChunk.build(raw, self.keep_prob, self.cfg.window, self._generator(seed), self.staging)
-
-    def _generator(self, seed) -> torch.Generator:
-        state = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
-        return torch.Generator(self.device).manual_seed(int(state >> np.uint64(1)))
-
-    def train(self, chunk: Chunk | DeviceChunk, lr0: float, lr1: float, seed: int) -> Loss:
-        if isinstance(chunk, Chunk):  # built on the host (by the base engine's prepare)
-            chunk = DeviceChunk(*(torch.from_numpy(a).to(self.device) for a in
-                                  (chunk.ids.astype(np.int64), chunk.para, chunk.windows)))
-        g = self._generator(seed)
-        centre, context = chunk.pairs(self.cfg.window)
-        if self.cfg.mode == "cbow":
-            steps = self.window_steps(centre, len(chunk))
-            sums, n = self.cbow_steps(chunk, centre, context, steps, lr0, lr1, g), len(chunk)
-        else:
-            sums, n = self.skipgram_steps(chunk, centre, context, lr0, lr1, g), centre.shape[0]
-        pos, neg = sums.tolist()  # the chunk's one read of the loss
-        return Loss(pos, neg, n, n)
-
-    def skipgram_steps(self, chunk: DeviceChunk, centre, context, lr0, lr1, g) -> torch.Tensor:
-        """Every pair once, in batches; no host sync. Noise: K words per pair, or per centre word
-        (--noise window). Returns the summed positive and negative loss terms, on the device."""
-        P, B, K = centre.shape[0], self.batch_size, self.cfg.negative
-        per_centre = self.noise.draw((len(chunk), K), g) if self.cfg.noise == "window" else None
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for s in range(0, P, B):
-            c, x = centre[s:s + B], context[s:s + B]
-            noise = per_centre[c] if per_centre is not None else self.noise.draw((c.shape[0], K), g)
-            pos, neg = sgns_pairs_step(self.in_w, self.out_w, chunk.ids[x], chunk.ids[c], noise,
-                                       lr0 + (lr1 - lr0) * s / P)
-            sums[0] += pos.sum()
-            sums[1] += neg.sum()
-        return sums
-
-    def window_steps(self, centre: torch.Tensor, n: int) -> list[tuple[slice, slice]]:
-        """CBOW's steps over n windows: for each, its windows and where their contexts lie in
-        the centre-ordered pairs (read from the device once, so the steps then need no sync)."""
-        step = max(1, min(STEP_WINDOWS, self.batch_size // (2 * self.cfg.window)))
-        starts = list(range(0, n, step))
-        edges = torch.tensor(starts + [n], dtype=centre.dtype).to(self.device)
-        cut = torch.searchsorted(centre, edges).tolist()
-        return [(slice(p0, min(n, p0 + step)), slice(cut[k], cut[k + 1])) for k, p0 in enumerate(starts)]
-
-    def cbow_steps(self, chunk: DeviceChunk, centre, context, steps, lr0, lr1, g) -> torch.Tensor:
-        """Every window once, a step of windows at a time (`window_steps`); no host sync. Returns
-        the summed positive and negative loss terms, on the device."""
-        n, K = len(chunk), self.cfg.negative
-        negs = self.noise.draw((n, K), g)
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for w, c in steps:
-            pos, neg = cbow_window_step(self.in_w, self.out_w, chunk.ids[context[c]], centre[c] - w.start,
-                                        chunk.ids[w], negs[w], lr0 + (lr1 - lr0) * w.start / n, max_windows=None)
-            sums[0] += pos.sum()
-            sums[1] += neg.sum()
-        return sums
-
-
-class SeedEngine(Engine):
-    """The lecture's loop: batches of (centre, context) pairs, the centre predicts the context,
-    noise words from the model's own distribution (drawn from `seed`), autograd and Adam at a
-    fixed rate."""
-
-    name = "seed"
-
-    def __init__(self, cfg, vocab, tables=None):
-        super().__init__(cfg, vocab, tables)
-        self.batch_size = cfg.batch_size or 512
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
-        self.criterion = NegativeSamplingLoss()
-
-    def train(self, chunk: Chunk, lr0: float, lr1: float, seed: int) -> Loss:
-        centre_pos, ctx_pos = _positions(chunk)
-        ids = torch.from_numpy(chunk.ids.astype(np.int64)).to(self.device)
-        cp, xp = (torch.from_numpy(a).to(self.device) for a in (centre_pos, ctx_pos))
-        B, m = self.batch_size, self.model
-        noise = torch.Generator(self.device).manual_seed(seed % (1 << 63))
-        sums = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for s in range(0, len(cp), B):
-            c, x = ids[cp[s:s + B]], ids[xp[s:s + B]]
-            self.optimizer.zero_grad()
-            loss = self.criterion(m.forward_input(c), m.forward_output(x),
-                                  m.forward_noise(len(c), self.cfg.negative, generator=noise))
-            loss.backward()
-            self.optimizer.step()
-            sums[0] += self.criterion.positive * len(c)
-            sums[1] += self.criterion.negative * len(c)
-        pos_sum, neg_sum = sums.tolist()
-        return Loss(pos_sum, neg_sum, len(cp), len(cp))
-
-
 def make_engine(cfg: TrainConfig, vocab: Vocab, tables: tuple[np.ndarray, np.ndarray] | None = None) -> Engine:
     """The engine the settings ask for: the seed recipe's loop; `--engine kernel` or `torch`; with
     `auto`, the C++ kernel on a CPU where it builds, else the torch engine. `cfg.device` must be
     concrete (not 'auto')."""
     if cfg.recipe == "seed":
+        from .torch_engines import SeedEngine
         return SeedEngine(cfg, vocab, tables)
-    on_cpu = torch.device(cfg.device).type == "cpu"
+    on_cpu = cfg.device.split(":")[0] == "cpu"
     if cfg.engine == "kernel" and not on_cpu:
         raise W2VError(f"--engine kernel trains on the CPU, not {cfg.device}: add --device cpu")
     if cfg.engine != "torch" and on_cpu:
@@ -260,4 +146,13 @@ def make_engine(cfg: TrainConfig, vocab: Vocab, tables: tuple[np.ndarray, np.nda
         if cfg.engine == "kernel":
             raise W2VError("--engine kernel needs a C++ compiler (g++) to build the kernel: install one, "
                            "or use --engine torch")
+    from .torch_engines import TorchEngine
     return TorchEngine(cfg, vocab, tables)
+
+
+def __getattr__(name: str):
+    """engines.TorchEngine and engines.SeedEngine, imported (with torch) on first use."""
+    if name in ("TorchEngine", "SeedEngine"):
+        from . import torch_engines
+        return getattr(torch_engines, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

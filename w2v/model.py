@@ -5,7 +5,7 @@ This is the reference implementation: autograd computes the gradients. The train
 the same loss and, pair by pair, the same SGD update by hand; tests check that they agree. (The
 batched path also bounds the summed update of a row that repeats within a step: `_row_scale`.)
 
-Initialisation:
+Initialisation (w2v/tables.py, numpy, shared with the kernel engine):
     "word2vec"  input table uniform in ±0.5/dim, output table zero (word2vec.c, gensim)
     "seed"      both tables uniform in (-1, 1), the lecture's choice (the teaching baseline)
 """
@@ -16,6 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .tables import initial_tables
 
 
 class SkipGramNeg(nn.Module):
@@ -30,16 +32,12 @@ class SkipGramNeg(nn.Module):
         self.register_buffer("noise_dist", noise_dist / noise_dist.sum(), persistent=False)
         self.in_embed = nn.Embedding(n_vocab, n_embed)
         self.out_embed = nn.Embedding(n_vocab, n_embed)
-        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        if seed is None:  # torch.manual_seed still makes the model reproducible
+            seed = int(torch.randint(1 << 62, (1,)))
+        in_w, out_w = initial_tables(n_vocab, n_embed, init, seed)  # one initialisation for every engine
         with torch.no_grad():
-            if init == "seed":
-                self.in_embed.weight.uniform_(-1, 1, generator=g)
-                self.out_embed.weight.uniform_(-1, 1, generator=g)
-            elif init == "word2vec":
-                self.in_embed.weight.uniform_(-0.5 / n_embed, 0.5 / n_embed, generator=g)
-                self.out_embed.weight.zero_()
-            else:
-                raise ValueError(f"unknown init {init!r}: use 'word2vec' or 'seed'")
+            self.in_embed.weight.copy_(torch.from_numpy(in_w))
+            self.out_embed.weight.copy_(torch.from_numpy(out_w))
 
     def forward_input(self, input_words: torch.Tensor) -> torch.Tensor:
         return self.in_embed(input_words)  # (B, d)

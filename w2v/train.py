@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from . import kernel as _kernel
 from .config import DEFAULT_CORPUS, TrainConfig
@@ -371,10 +370,7 @@ def _init_from(engine: Engine, vocab: Vocab, source: str | None) -> int | None:
     rows = [(i, index[w]) for i, w in enumerate(vocab.words) if w in index]
     if rows:
         mine, theirs = (np.array(side) for side in zip(*rows))
-        with torch.no_grad():
-            for table, source_table in zip((engine.in_w, engine.out_w), tables):
-                rows_at = torch.from_numpy(mine).to(table.device)
-                table[rows_at] = torch.from_numpy(np.array(source_table[theirs])).to(table.device)
+        engine.set_rows(mine, np.array(tables[0][theirs]), np.array(tables[1][theirs]))
     return len(rows)
 
 
@@ -543,8 +539,7 @@ def _diverged(job: _Job, at: Progress, words: int, what: str) -> Diverged:
 def _check_tables(job: _Job, at: Progress) -> None:
     """After each epoch, on every rank: both tables still finite (a NaN can appear after a chunk's
     last tracked pair), so no checkpoint or final vectors are written of a run that diverged."""
-    finite = all(bool(torch.isfinite(t.sum())) for t in (job.engine.in_w, job.engine.out_w))
-    if job.group.any(not finite):
+    if job.group.any(not job.engine.finite()):
         raise _diverged(job, at, 0, "non-finite")
 
 
