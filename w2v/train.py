@@ -758,7 +758,14 @@ def _scores(wv: WordVectors, analogies, similarity, every: int = 1) -> dict:
 
 
 def _neighbours(wv: WordVectors, words, k: int = 8) -> dict:
-    return {w: [[n, round(s, 4)] for n, s in wv.most_similar(w, topn=k)] for w in words if w in wv}
+    """Each probe word's k nearest neighbours (most_similar's answer), all probes in one matrix
+    product: the table is read once, not once a word."""
+    words = [w for w in words if w in wv]
+    if not words:
+        return {}
+    rows = [wv.index(w) for w in words]
+    cosines = wv.cosine_to_all(wv.unit[rows])
+    return {w: [[n, round(s, 4)] for n, s in wv._top(c, {i}, k)] for w, i, c in zip(words, rows, cosines)}
 
 
 def _r(x: float) -> float | None:
