@@ -136,12 +136,15 @@ struct Plan {
 
 // A thread's scratch space, sized for the widest window of its range.
 struct Scratch {
-  std::vector<float> G, E, h;     // scores turned gradients, input-side updates, the CBOW mean
+  std::vector<float> S, G, E, h;  // scores, scores turned gradients, input-side updates, the CBOW mean
   std::vector<const float*> T, X;
+  std::vector<float*> rows;       // a window's distinct context rows
+  std::vector<int32_t> row_id;    // ...their word ids
+  std::vector<int> at;            // each context word's place among them
   // sizes in 64 bits: no product of the settings wraps around
   Scratch(int64_t max_ctx, int64_t K, int64_t d)
-      : G((size_t)(max_ctx + 1) * (size_t)(K + 1)), E((size_t)(max_ctx + 1) * (size_t)d), h(d), T(K + 1),
-        X(max_ctx + 1) {}
+      : S((size_t)(max_ctx + 1) * (size_t)(K + 1)), G((size_t)(max_ctx + 1) * (size_t)(K + 1)), E((size_t)(max_ctx + 1) * (size_t)d), h(d), T(K + 1),
+        X(max_ctx + 1), rows(max_ctx + 1), row_id(max_ctx + 1), at(max_ctx + 1) {}
 };
 
 // The context words of position i (within its reduced window, in its paragraph) into ctx; their number.
@@ -236,8 +239,8 @@ constexpr int FUSED_ROWS = 8;  // pairs with at most this many distinct target r
 // occurrence scores s + A_j·|x|²; row j ends at t_j + (Σ g)·x, and x receives Σ g·(t_j + A_j·x).
 // So the two passes give word2vec.c's update exactly (in exact arithmetic).
 template <int M>
-void fused_pair(const Args& a, float* x, float* const* rows, const int* occ, const int32_t* tgt, int64_t n_tgt,
-                float lr, bool track, Losses& L) {
+void fused_pair(const Args& a, float* x, float* const* rows, const int* occ, int64_t n_tgt, float lr, bool track,
+                Losses& L) {
   float dots[M], step[M] = {}, xx;
   pair_dots<M>(x, rows, a.dim, dots, xx);
   float b = 0.f;
@@ -250,7 +253,6 @@ void fused_pair(const Args& a, float* x, float* const* rows, const int* occ, con
     step[j] += g;
     if (track) L.add(sc, k == 0);
   }
-  (void)tgt;
   pair_updates<M>(x, rows, a.dim, step, b);
 }
 
@@ -283,14 +285,14 @@ void skipgram_pairs(const Args& a, const Plan& p, Scratch& s, float lr, bool tra
       tgt[0] = w;
       for (int64_t k = 1; k <= K; ++k) tgt[k] = p.noise[c * K + k - 1];
       switch (distinct_rows(a, tgt, K + 1, rows, occ, ids)) {
-        case 1: fused_pair<1>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
-        case 2: fused_pair<2>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
-        case 3: fused_pair<3>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
-        case 4: fused_pair<4>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
-        case 5: fused_pair<5>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
-        case 6: fused_pair<6>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
-        case 7: fused_pair<7>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
-        default: fused_pair<8>(a, x, rows, occ, tgt, K + 1, lr, track, L); break;
+        case 1: fused_pair<1>(a, x, rows, occ, K + 1, lr, track, L); break;
+        case 2: fused_pair<2>(a, x, rows, occ, K + 1, lr, track, L); break;
+        case 3: fused_pair<3>(a, x, rows, occ, K + 1, lr, track, L); break;
+        case 4: fused_pair<4>(a, x, rows, occ, K + 1, lr, track, L); break;
+        case 5: fused_pair<5>(a, x, rows, occ, K + 1, lr, track, L); break;
+        case 6: fused_pair<6>(a, x, rows, occ, K + 1, lr, track, L); break;
+        case 7: fused_pair<7>(a, x, rows, occ, K + 1, lr, track, L); break;
+        default: fused_pair<8>(a, x, rows, occ, K + 1, lr, track, L); break;
       }
       if (track) L.tracked += 1;
       continue;
@@ -311,12 +313,95 @@ void skipgram_pairs(const Args& a, const Plan& p, Scratch& s, float lr, bool tra
   }
 }
 
-// Skip-gram with the window's pairs sharing its noise words: one SGD step on the window's loss,
-// two small dense products (see the top of this file).
+// Pass two of a window with M distinct target rows: T_k += Σ_c G[c][k]·X_c and X_c += Σ_k
+// G[c][k]·T_k, both from the old rows, in one pass over d (each row loaded and stored once).
+template <int M>
+void window_updates(float* const* X, int64_t nx, float* const* T, const float* G, int64_t d) {
+  const int64_t d8 = d - d % 8;
+  for (int64_t i = 0; i < d8; i += 8) {
+    v8 tv[M], acc[M] = {};
+    for (int j = 0; j < M; ++j) tv[j] = load8(T[j] + i);
+    for (int64_t c = 0; c < nx; ++c) {
+      const float* g = G + c * M;
+      const v8 xv = load8(X[c] + i);
+      v8 e = {};
+      for (int j = 0; j < M; ++j) {
+        e += g[j] * tv[j];
+        acc[j] += g[j] * xv;
+      }
+      store8(X[c] + i, xv + e);
+    }
+    for (int j = 0; j < M; ++j) store8(T[j] + i, tv[j] + acc[j]);
+  }
+  for (int64_t i = d8; i < d; ++i) {
+    float tv[M], acc[M] = {};
+    for (int j = 0; j < M; ++j) tv[j] = T[j][i];
+    for (int64_t c = 0; c < nx; ++c) {
+      const float xi = X[c][i];
+      float e = 0.f;
+      for (int j = 0; j < M; ++j) {
+        e += G[c * M + j] * tv[j];
+        acc[j] += G[c * M + j] * xi;
+      }
+      X[c][i] = xi + e;
+    }
+    for (int j = 0; j < M; ++j) T[j][i] = tv[j] + acc[j];
+  }
+}
+
+// Skip-gram with the window's pairs sharing its noise words: one SGD step on the window's loss.
+// A row that occurs twice (a context word or a noise word repeated in the window) is one row
+// whose G entries add up, which is what the step gives it; then every distinct context row's dots
+// with the M distinct target rows in one pass each, and both updates in one more pass.
+template <int M>
+void window_step(const Args& a, const Plan& p, Scratch& s, float* const* T, const int* occ, float lr,
+                 bool track, Losses& L) {
+  const int64_t d = a.dim, K = a.negative;
+  int64_t nx = 0;
+  for (int64_t c = 0; c < p.nc; ++c) {
+    int64_t u = 0;
+    while (u < nx && s.row_id[u] != p.ctx[c]) ++u;
+    if (u == nx) { s.row_id[nx] = p.ctx[c]; s.rows[nx] = a.win + (int64_t)p.ctx[c] * d; ++nx; }
+    s.at[c] = (int)u;
+  }
+  float* dots = s.S.data();  // nx × M scores, then G (nx × M)
+  float xx;
+  for (int64_t u = 0; u < nx; ++u) pair_dots<M>(s.rows[u], T, d, dots + u * M, xx);
+  float* G = s.G.data();
+  std::fill(G, G + nx * M, 0.f);
+  for (int64_t c = 0; c < p.nc; ++c) {
+    for (int64_t k = 0; k <= K; ++k) {
+      if (occ[k] < 0) continue;  // a noise word equal to the centre
+      const float sc = dots[s.at[c] * M + occ[k]];
+      G[s.at[c] * M + occ[k]] += ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
+      if (track) L.add(sc, k == 0);
+    }
+    if (track) L.tracked += 1;
+  }
+  window_updates<M>(s.rows.data(), nx, T, G, d);
+}
+
 void skipgram_window(const Args& a, const Plan& p, Scratch& s, float lr, bool track, Losses& L) {
   const int64_t d = a.dim, nc = p.nc;
   const int64_t K = a.negative;
   L.pairs += nc;
+  if (K + 1 <= FUSED_ROWS) {
+    int32_t ids[FUSED_ROWS];
+    float* T[FUSED_ROWS];
+    int occ[FUSED_ROWS];
+    switch (distinct_rows(a, p.tgt.data(), K + 1, T, occ, ids)) {
+      case 1: window_step<1>(a, p, s, T, occ, lr, track, L); break;
+      case 2: window_step<2>(a, p, s, T, occ, lr, track, L); break;
+      case 3: window_step<3>(a, p, s, T, occ, lr, track, L); break;
+      case 4: window_step<4>(a, p, s, T, occ, lr, track, L); break;
+      case 5: window_step<5>(a, p, s, T, occ, lr, track, L); break;
+      case 6: window_step<6>(a, p, s, T, occ, lr, track, L); break;
+      case 7: window_step<7>(a, p, s, T, occ, lr, track, L); break;
+      default: window_step<8>(a, p, s, T, occ, lr, track, L); break;
+    }
+    return;
+  }
+  // more noise words than one pass holds: three passes, row by row
   for (int64_t k = 0; k <= K; ++k) s.T[k] = a.wout + (int64_t)p.tgt[k] * d;
   for (int64_t c = 0; c < nc; ++c) s.X[c] = a.win + (int64_t)p.ctx[c] * d;
   for (int64_t c = 0; c < nc; ++c) {  // G = (label − σ(X·Tᵀ)) · lr
