@@ -238,15 +238,18 @@ CASES = {"pair": (False, -1), "pool": (False, 2), "window": (False, 0), "cbow": 
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_chunk_with_realistic_noise_and_lr_ramp_equals_the_port(case):
-    """K=5 noise words from unigram^0.75, the learning rate falling within the chunk: the kernel
-    trains exactly what its loop written out in numpy trains (pool: each pair picks 5 of 10)."""
+@pytest.mark.parametrize("K,d", [(5, 16), (5, 13), (9, 16)])
+def test_chunk_with_realistic_noise_and_lr_ramp_equals_the_port(case, K, d):
+    """K noise words from unigram^0.75, the learning rate falling within the chunk: the kernel
+    trains exactly what its loop written out in numpy trains (pool: each pair picks K of 2K).
+    K=5 takes the kernel's two-pass path (at most 8 distinct rows), on a width with a remainder
+    past its 8-wide steps too (13); K=9 takes its row-by-row path."""
     cbow, pool = CASES[case]
-    ids, para, b, alias, in_w, out_w = _zipf_chunk()
+    ids, para, b, alias, in_w, out_w = _zipf_chunk(d=d)
     log = []
-    want_in, want_out, want = _port(in_w, out_w, ids, para, b, alias.prob, alias.alias, 5, cbow,
+    want_in, want_out, want = _port(in_w, out_w, ids, para, b, alias.prob, alias.alias, K, cbow,
                                     0.2, 0.02, 77, pool, log=log)
-    stats = kernel.train_chunk(lib, in_w, out_w, ids, para, b, alias.prob, alias.alias, 5, cbow,
+    stats = kernel.train_chunk(lib, in_w, out_w, ids, para, b, alias.prob, alias.alias, K, cbow,
                                0.2, 0.02, 1, 77, loss_every=1, noise_pool=pool)
     # the data exercises what makes noise words realistic: repeats among one pair's words, and
     # noise words equal to the centre (skipped)

@@ -206,9 +206,10 @@ inline void pair_dots(const float* __restrict x, float* const* t, int64_t d, flo
   for (int64_t i = d8; i < d; ++i) xx += x[i] * x[i];
 }
 
-// Pass two: e = b·x + Σ_j a_j·t_j (old rows), t_j += a_j·x, then x += e.
+// Pass two: e = b·x + Σ_j a_j·t_j (old rows), t_j += a_j·x, then x += e (skip-gram) or, with
+// `e_out`, e written there (CBOW, whose x is the context mean and whose e goes to every context).
 template <int M>
-inline void pair_updates(float* __restrict x, float* const* t, int64_t d, const float* a, float b) {
+inline void pair_updates(float* x, float* const* t, int64_t d, const float* a, float b, float* e_out) {
   const int64_t d8 = d - d % 8;
   for (int64_t i = 0; i < d8; i += 8) {
     const v8 xv = load8(x + i);
@@ -218,7 +219,8 @@ inline void pair_updates(float* __restrict x, float* const* t, int64_t d, const 
       e += a[j] * tv;
       store8(t[j] + i, tv + a[j] * xv);
     }
-    store8(x + i, xv + e);
+    if (e_out) store8(e_out + i, e);
+    else store8(x + i, xv + e);
   }
   for (int64_t i = d8; i < d; ++i) {
     const float xi = x[i];
@@ -227,7 +229,8 @@ inline void pair_updates(float* __restrict x, float* const* t, int64_t d, const 
       e += a[j] * t[j][i];
       t[j][i] += a[j] * xi;
     }
-    x[i] = xi + e;
+    if (e_out) e_out[i] = e;
+    else x[i] = xi + e;
   }
 }
 
@@ -240,7 +243,7 @@ constexpr int FUSED_ROWS = 8;  // pairs with at most this many distinct target r
 // So the two passes give word2vec.c's update exactly (in exact arithmetic).
 template <int M>
 void fused_pair(const Args& a, float* x, float* const* rows, const int* occ, int64_t n_tgt, float lr, bool track,
-                Losses& L) {
+                Losses& L, float* e_out = nullptr) {
   float dots[M], step[M] = {}, xx;
   pair_dots<M>(x, rows, a.dim, dots, xx);
   float b = 0.f;
@@ -253,7 +256,7 @@ void fused_pair(const Args& a, float* x, float* const* rows, const int* occ, int
     step[j] += g;
     if (track) L.add(sc, k == 0);
   }
-  pair_updates<M>(x, rows, a.dim, step, b);
+  pair_updates<M>(x, rows, a.dim, step, b, e_out);
 }
 
 // The pair's distinct target rows (centre first) and, for each target, its row's index (-1: a
@@ -270,30 +273,38 @@ inline int distinct_rows(const Args& a, const int32_t* tgt, int64_t n_tgt, float
   return m;
 }
 
+// x against the targets tgt[0..n) (the centre first), as word2vec.c trains them one after another,
+// in the two passes of fused_pair: x += e, or with `e_out`, e written there. n ≤ FUSED_ROWS.
+inline void train_targets(const Args& a, float* x, const int32_t* tgt, int64_t n, float lr, bool track, Losses& L,
+                          float* e_out = nullptr) {
+  int32_t ids[FUSED_ROWS];
+  float* rows[FUSED_ROWS];
+  int occ[FUSED_ROWS];
+  switch (distinct_rows(a, tgt, n, rows, occ, ids)) {
+    case 1: fused_pair<1>(a, x, rows, occ, n, lr, track, L, e_out); break;
+    case 2: fused_pair<2>(a, x, rows, occ, n, lr, track, L, e_out); break;
+    case 3: fused_pair<3>(a, x, rows, occ, n, lr, track, L, e_out); break;
+    case 4: fused_pair<4>(a, x, rows, occ, n, lr, track, L, e_out); break;
+    case 5: fused_pair<5>(a, x, rows, occ, n, lr, track, L, e_out); break;
+    case 6: fused_pair<6>(a, x, rows, occ, n, lr, track, L, e_out); break;
+    case 7: fused_pair<7>(a, x, rows, occ, n, lr, track, L, e_out); break;
+    default: fused_pair<8>(a, x, rows, occ, n, lr, track, L, e_out); break;
+  }
+}
+
 // Skip-gram pair by pair, as word2vec.c, each pair with its planned noise words.
 void skipgram_pairs(const Args& a, const Plan& p, Scratch& s, float lr, bool track, Losses& L) {
   const int64_t d = a.dim;
   const int64_t K = a.negative;
   const int32_t w = p.tgt[0];
   L.pairs += p.nc;
-  int32_t tgt[FUSED_ROWS], ids[FUSED_ROWS];
-  float* rows[FUSED_ROWS];
-  int occ[FUSED_ROWS];
+  int32_t tgt[FUSED_ROWS];
   for (int64_t c = 0; c < p.nc; ++c) {
     float* x = a.win + (int64_t)p.ctx[c] * d;
     if (K + 1 <= FUSED_ROWS) {
       tgt[0] = w;
       for (int64_t k = 1; k <= K; ++k) tgt[k] = p.noise[c * K + k - 1];
-      switch (distinct_rows(a, tgt, K + 1, rows, occ, ids)) {
-        case 1: fused_pair<1>(a, x, rows, occ, K + 1, lr, track, L); break;
-        case 2: fused_pair<2>(a, x, rows, occ, K + 1, lr, track, L); break;
-        case 3: fused_pair<3>(a, x, rows, occ, K + 1, lr, track, L); break;
-        case 4: fused_pair<4>(a, x, rows, occ, K + 1, lr, track, L); break;
-        case 5: fused_pair<5>(a, x, rows, occ, K + 1, lr, track, L); break;
-        case 6: fused_pair<6>(a, x, rows, occ, K + 1, lr, track, L); break;
-        case 7: fused_pair<7>(a, x, rows, occ, K + 1, lr, track, L); break;
-        default: fused_pair<8>(a, x, rows, occ, K + 1, lr, track, L); break;
-      }
+      train_targets(a, x, tgt, K + 1, lr, track, L);
       if (track) L.tracked += 1;
       continue;
     }
@@ -454,15 +465,19 @@ void cbow_window(const Args& a, const Plan& p, Scratch& s, float lr, bool track,
   const float inv = 1.f / nc;
   for (int64_t q = 0; q < d; ++q) s.h[q] *= inv;
   float* e = s.E.data();
-  std::fill(e, e + d, 0.f);
-  for (int64_t k = 0; k <= K; ++k) {
-    if (!p.active[k]) continue;
-    float* t = a.wout + (int64_t)p.tgt[k] * d;
-    const float sc = dot(s.h.data(), t, d);
-    const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
-    axpy(g, t, e, d);
-    axpy(g, s.h.data(), t, d);
-    if (track) L.add(sc, k == 0);
+  if (K + 1 <= FUSED_ROWS) {
+    train_targets(a, s.h.data(), p.tgt.data(), K + 1, lr, track, L, e);
+  } else {  // more noise words than the two passes hold: target by target
+    std::fill(e, e + d, 0.f);
+    for (int64_t k = 0; k <= K; ++k) {
+      if (!p.active[k]) continue;
+      float* t = a.wout + (int64_t)p.tgt[k] * d;
+      const float sc = dot(s.h.data(), t, d);
+      const float g = ((k == 0 ? 1.f : 0.f) - sigmoid(sc)) * lr;
+      axpy(g, t, e, d);
+      axpy(g, s.h.data(), t, d);
+      if (track) L.add(sc, k == 0);
+    }
   }
   if (track) L.tracked += 1;
   for (int64_t c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)p.ctx[c] * d, d);
