@@ -96,7 +96,8 @@ class Engine:
 
     def finite(self) -> bool:
         """Both tables hold only finite numbers (a sum is NaN or infinite otherwise)."""
-        return all(bool(np.isfinite(t.sum(dtype=np.float64))) for t in (self.in_w, self.out_w))
+        with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is the NaN that says so
+            return all(bool(np.isfinite(t.sum(dtype=np.float64))) for t in (self.in_w, self.out_w))
 
     def prepare(self, raw: np.ndarray, keep_prob: np.ndarray, seed: tuple[int, ...]) -> Chunk:
         """Chunk `raw` of the encoded corpus (word ids, -1 between paragraphs) as one epoch trains
