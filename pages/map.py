@@ -251,7 +251,7 @@ with left:
     fig = mapview.map_figure(words, xy, color, title, names, centres, marked, focus, labelled, density=density,
                              axis_titles=custom)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart",
-                            width="stretch", config=mapview.chart_config(image))
+                            width="stretch", config=mapview.chart_config(image, len(words)))
     clicked = mapview.clicked_word(event)
     if clicked and clicked != st.session_state.get("map_focus"):  # not seen above: draw it again
         st.session_state.map_focus = clicked
