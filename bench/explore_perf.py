@@ -14,17 +14,23 @@ trustworthiness); with --click one map-page rerun after a click on that whole-vo
 (80,982 words) plus the words of the Python standard library's sources, file by file until the
 vocabulary reaches 100,000; then maps the whole vocabulary as the Map page does: the PCA preview
 (in the server), the t-SNE by its background job (w2v.studio.mapjobs) the first time and from
-the cache, and one page rerun after a click (AppTest). Appends a JSON line, with the load
+the cache, one page rerun after a click (AppTest), and in Chromium (Playwright with
+/usr/bin/chromium, against `streamlit run app.py`) the seconds from a press on a point of the
+whole map to that word's neighbours on screen, three clicks. Appends a JSON line, with the load
 average, to bench/results/explore_perf.jsonl.
 """
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +94,91 @@ def click_s(run: str, cache: str) -> float:
     return round(time.perf_counter() - t, 3)
 
 
+# The page pixel of the map point nearest the middle of the plot and the words drawn within a few
+# pixels of it (a press there may select any of them), from plotly's own axes.
+MAP_POINT = """() => {
+  const d = document.querySelector('.js-plotly-plot');
+  const fl = d._fullLayout, t = d._fullData[0], box = d.getBoundingClientRect();
+  const px = i => ({word: t.customdata[i][0], x: box.left + fl.xaxis._offset + fl.xaxis.l2p(t.x[i]),
+                    y: box.top + fl.yaxis._offset + fl.yaxis.l2p(t.y[i])});
+  const cx = box.left + fl.xaxis._offset + fl.xaxis._length / 2 + SHIFT;
+  const cy = box.top + fl.yaxis._offset + fl.yaxis._length / 2;
+  const pts = Array.from(t.x, (_, i) => px(i));
+  const dist = p => Math.hypot(p.x - cx, p.y - cy);
+  const pick = pts.reduce((a, b) => dist(b) < dist(a) ? b : a);
+  return {...pick, near: pts.filter(p => Math.hypot(p.x - pick.x, p.y - pick.y) < 15).map(p => p.word)};
+}"""
+
+
+# In the page, on its own clock: when the mouse is pressed, and (checked every frame) how long
+# after it a word drawn under the press heads the neighbours' column.
+PRESS_CLOCK = """() => document.addEventListener('mousedown', () => { window.pressedAt = performance.now(); },
+                                            {capture: true, once: true})"""
+NEIGHBOURS_SHOWN = """(near) => {
+  const h = [...document.querySelectorAll('[data-testid="stMain"] h3')]
+    .find(h => near.includes(h.textContent.trim()) && h.offsetParent !== null);
+  return h && window.pressedAt !== undefined ? performance.now() - window.pressedAt : false;
+}"""
+
+
+@contextlib.contextmanager
+def app_server(run: Path, cache: str):
+    """`streamlit run app.py` over the runs beside `run` and the map cache `cache`: its address."""
+    from tests.e2e.conftest import free_port
+    port = free_port()
+    env = {**os.environ, "W2V_RUNS_DIR": str(run.absolute().parent), "W2V_CACHE": cache, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.address", "localhost", "--server.headless", "true",
+                             "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield f"http://localhost:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+SETTLED = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # the script run has ended
+
+
+def browser_click_s(run: Path, cache: str, clicks: int = 3, view: str = "all=1", points: int = 50_000) -> list[float]:
+    """Seconds from a press on a point of the whole-vocabulary map to that word's neighbours on
+    screen, in Chromium (Playwright, /usr/bin/chromium) against `streamlit run app.py`; one figure
+    a click, each on another point (projection cached)."""
+    from playwright.sync_api import sync_playwright
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+    with app_server(run, cache) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/map?run={run.name}&{view}")
+        page.wait_for_function("() => { const d = document.querySelector('.js-plotly-plot');"
+                               " return d && d._fullData && d._fullData.length"
+                               f" && d._fullData[0].x.length >= {points}; }}", timeout=600_000)
+        page.wait_for_selector(SETTLED, timeout=600_000)
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        times = []
+        for c in range(clicks):
+            pt = page.evaluate(MAP_POINT.replace("SHIFT", str(60 * c - 60)))
+            page.mouse.move(pt["x"], pt["y"])
+            page.wait_for_selector(".js-plotly-plot .hoverlayer .hovertext", timeout=60_000)
+            page.evaluate(PRESS_CLOCK)
+            page.mouse.down()
+            page.mouse.up()
+            shown = page.wait_for_function(NEIGHBOURS_SHOWN, arg=pt["near"], polling="raf", timeout=60_000)
+            times.append(round(shown.json_value() / 1000, 3))
+            page.wait_for_selector(SETTLED, timeout=60_000)
+            page.wait_for_timeout(1000)  # the figure drawn before the next press
+        browser.close()
+    return times
+
+
 BIG_WORDS = 100_000
 
 
@@ -114,7 +205,6 @@ def big_corpus(path: Path) -> Path:
 
 def big_run(folder: Path) -> Path:
     """A run of about BIG_WORDS words (trained once into `folder`, then reused)."""
-    import subprocess
     run = folder / "runs" / "big"
     if not (run / "in_vectors.npy").exists():
         folder.mkdir(parents=True, exist_ok=True)
@@ -186,6 +276,8 @@ def main_big(args) -> None:
         out["load_after_map"] = load()
         if "error" not in out:
             out["click_rerun_s"] = click_s(str(run), os.environ["W2V_CACHE"])
+            out["load_before_browser"] = load()
+            out["browser_click_to_neighbours_s"] = browser_click_s(run, os.environ["W2V_CACHE"])
         out["load_after"] = load()
     print(json.dumps(out))
     with open(ROOT / "bench" / "results" / "explore_perf.jsonl", "a") as f:

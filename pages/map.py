@@ -69,8 +69,10 @@ def vocabulary_word(final, text):  # the clicked (or linked) word as the vectors
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def place_labels(xy, words, budget, always, notes):
-    return map_labels.place_labels(xy, words, budget, always, notes=notes)
+def place_labels(final, spec, xy, budget, always, notes):  # the words `spec` chooses: not hashed word by word
+    wv = ui.load_vectors(final)
+    return map_labels.place_labels(xy, [wv.index_to_key[i] for i in select(final, spec)], budget, always,
+                                   notes=notes)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -220,8 +222,6 @@ focus_word = vocabulary_word(choice, st.session_state.get("map_focus"))
 focus = words.index(focus_word) if focus_word in words else None
 near = neighbours(wv, focus_word, mapview.FOCUS_NEIGHBOURS) if focus_word else None
 marked = mapview.marked(words, near.word if near is not None else (), highlight_text)
-labelled = place_labels(xy, words, map_labels.default_budget(len(words)) if budget is None else budget,
-                        [*([] if focus is None else [focus]), *marked], mapview.cluster_notes(names, centres))
 
 left, right = st.columns([3, 1])
 with right:  # filled first: the neighbours appear while the browser still draws the map
@@ -245,10 +245,13 @@ with right:  # filled first: the neighbours appear while the browser still draws
             st.warning(f"'{urlstate.shown(st.session_state.map_focus)}' is not in these vectors.")
         st.info("Click a point to see that word's nearest neighbours; drag a box or a lasso to select many.")
 with left:
+    labelled = place_labels(choice, spec_json, xy,
+                            map_labels.default_budget(len(words)) if budget is None else budget,
+                            [*([] if focus is None else [focus]), *marked], mapview.cluster_notes(names, centres))
     fig = mapview.map_figure(words, xy, color, title, names, centres, marked, focus, labelled, density=density,
                              axis_titles=custom)
     event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart",
-                            width="stretch", config=mapview.chart_config(image))
+                            width="stretch", config=mapview.chart_config(image, len(words)))
     clicked = mapview.clicked_word(event)
     if clicked and clicked != st.session_state.get("map_focus"):  # not seen above: draw it again
         st.session_state.map_focus = clicked

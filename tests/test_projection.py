@@ -158,3 +158,28 @@ def test_very_large_maps_take_the_fast_settings():
     assert small["negative_gradient_method"] == "bh" and small["neighbors"] == "exact"
     assert projection.tsne_plan(500, init=True)["early_exaggeration_iter"] < small["early_exaggeration_iter"]
     assert projection.available("pca") and not projection.available("mds")
+
+
+def test_very_large_maps_take_uniform_affinities_over_fewer_neighbours():
+    big, below = projection.tsne_plan(100_000), projection.tsne_plan(projection.LARGE_FROM - 1)
+    assert big["uniform_k"] == 15 and "uniform_k" not in below  # perplexity 30: 15 neighbours, not 90
+    assert projection.tsne_plan(100_000, perplexity=60)["uniform_k"] == 30  # the perplexity still counts
+    assert projection.tsne_plan(100_000, perplexity=5)["uniform_k"] == 5
+    if big["neighbors"] == "annoy":
+        assert big["knn_kwargs"] == {"n_trees": projection.LARGE_TREES} and projection.LARGE_TREES < 50
+    assert below["n_iter"] == 500 and below.get("knn_kwargs") is None
+
+
+@pytest.mark.skipif(projection.tsne_backend() != "opentsne", reason="openTSNE is not installed")
+def test_the_large_map_settings_keep_planted_blobs_apart(monkeypatch):
+    x, labels = blobs(n_per=150, groups=8, dim=30)  # 1,200 points: Annoy's neighbours, as for large maps
+    usual = projection.tsne(x, perplexity=30, seed=0)
+    used = []
+    uniform = projection._uniform
+    monkeypatch.setattr(projection, "_uniform", lambda x, k, *a: used.append(k) or uniform(x, k, *a))
+    monkeypatch.setattr(projection, "LARGE_FROM", 1_000)
+    fast = projection.tsne(x, perplexity=30, seed=0)
+    assert used == [15]
+    centre = np.array([fast[labels == g].mean(0) for g in range(8)])
+    assert (np.argmin(((fast[:, None] - centre[None]) ** 2).sum(-1), axis=1) == labels).mean() > 0.95
+    assert projection.trustworthiness(x, fast) > projection.trustworthiness(x, usual) - 0.02

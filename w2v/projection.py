@@ -83,21 +83,30 @@ def pca(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 FFT_FROM = 10_000  # points from which openTSNE's FFT gradients beat Barnes-Hut (measured)
 APPROX_FROM = 1_000  # points from which neighbours are found approximately (Annoy, or pynndescent)
-SHORT_FROM = 50_000  # points from which t-SNE runs half the iterations (see README, Map speed)
+LARGE_FROM = 50_000  # points from which t-SNE takes the fast settings below (see README, Maps of a whole vocabulary)
+LARGE_TREES = 15  # Annoy's trees for that many points (openTSNE's default: 50)
 
 
-def tsne_plan(n: int, init: bool = False) -> dict:
+def tsne_plan(n: int, init: bool = False, perplexity: float = 30.0) -> dict:
     """openTSNE's settings for `n` points: FFT gradients for many points, approximate neighbours
-    (pynndescent when installed, else Annoy, bundled with openTSNE), and for very many points
-    125 + 250 iterations instead of 250 + 500. From a given layout (init), no early exaggeration:
-    it untangles a start from scratch, and a warm start is already untangled (a checkpoint's
-    points then move about half as far from the final map: tests/test_projection.py)."""
-    short = n >= SHORT_FROM
+    (pynndescent when installed, else Annoy, bundled with openTSNE). For very many points (from
+    LARGE_FROM) 125 + 250 iterations instead of 250 + 500, and uniform affinities over each
+    point's k = perplexity / 2 nearest neighbours (uniform_k; openTSNE's advice for large data)
+    instead of 3 × perplexity neighbours weighted by perplexity, found with LARGE_TREES Annoy
+    trees: a sixth of the neighbours to find and of the attractive forces. From a given layout
+    (init), no early exaggeration: it untangles a start from scratch, and a warm start is already
+    untangled (a checkpoint's points then move about half as far from the final map:
+    tests/test_projection.py)."""
+    large = n >= LARGE_FROM
     approx = "pynndescent" if _installed("pynndescent") else "annoy"
-    return {"negative_gradient_method": "fft" if n >= FFT_FROM else "bh",
+    plan = {"negative_gradient_method": "fft" if n >= FFT_FROM else "bh",
             "neighbors": approx if n >= APPROX_FROM else "exact",
-            "early_exaggeration_iter": 0 if init else 125 if short else 250,
-            "n_iter": 250 if short else 500}
+            "early_exaggeration_iter": 0 if init else 125 if large else 250,
+            "n_iter": 250 if large else 500}
+    if large:
+        plan["uniform_k"] = max(5, min(int(round(perplexity / 2)), n - 1))
+        plan["knn_kwargs"] = {"n_trees": LARGE_TREES} if approx == "annoy" else None
+    return plan
 
 
 def _installed(module: str) -> bool:
@@ -124,14 +133,26 @@ def tsne(x: np.ndarray, perplexity: float = 30.0, seed: int = 0, threads: int = 
     if tsne_backend() == "opentsne":
         from openTSNE import TSNE as OpenTSNE
         start = "pca" if init is None else _centred(init)
+        plan = tsne_plan(n, init is not None, perplexity)
+        affinities = _uniform(x, plan.pop("uniform_k", None), plan, seed, threads)
         y = np.asarray(OpenTSNE(perplexity=perplexity, random_state=seed, n_jobs=threads, initialization=start,
-                                **tsne_plan(n, init is not None)).fit(x))
+                                **plan).fit(x, affinities=affinities))
     else:
         from sklearn.manifold import TSNE
         y = TSNE(n_components=2, perplexity=perplexity, init="pca" if init is None else _centred(init),
                  early_exaggeration=12.0 if init is None else 1.0, learning_rate="auto",
                  random_state=seed, n_jobs=threads).fit_transform(x)
     return y.astype(np.float32)
+
+
+def _uniform(x: np.ndarray, k: int | None, plan: dict, seed: int, threads: int):
+    """openTSNE's uniform affinities over each point's `k` nearest neighbours (found as `plan`
+    says), or None for its usual perplexity-based ones."""
+    if k is None:
+        return None
+    from openTSNE import affinity
+    return affinity.Uniform(x, k_neighbors=k, method=plan["neighbors"], knn_kwargs=plan.get("knn_kwargs"),
+                            n_jobs=threads, random_state=seed)
 
 
 def _centred(init: np.ndarray) -> np.ndarray:
