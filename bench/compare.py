@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -159,7 +160,20 @@ def main() -> None:
         print(f"| {name} | {r['seconds']:.1f} | {r['raw_words_per_sec']:,} | {rel} | "
               f"{r['pairs_per_sec'] or 0:,} | {r['peak_rss_mb']:,} | {fmt(r['analogy'])} | {fmt(r['ws353'])} |")
     print()
+    print_ratios(results)
     print_eval_cost(results)
+
+
+def print_ratios(results: list[dict]) -> None:
+    """Each system's speed against gensim repeat by repeat (gensim's seconds in that repeat over
+    the system's), and their median: the figure a drifting machine moves least."""
+    gensim = {r["repeat"]: r["seconds"] for r in results if r["system"] == "gensim"}
+    for name in dict.fromkeys(r["system"] for r in results if r["system"] != "gensim"):
+        ratios = [gensim[r["repeat"]] / r["seconds"] for r in results
+                  if r["system"] == name and r["repeat"] in gensim and not r.get("extrapolated")]
+        if ratios:
+            print(f"{name} vs gensim, repeat by repeat: {', '.join(f'{x:.2f}×' for x in ratios)}; "
+                  f"median {statistics.median(ratios):.2f}×")
 
 
 def print_eval_cost(results: list[dict]) -> None:

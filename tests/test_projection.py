@@ -151,6 +151,19 @@ def test_a_starting_layout_is_part_of_the_cache_key(tmp_path):
         projection.project(x, words, "tsne", cache=tmp_path, init=plain.xy[:3], perplexity=5)
 
 
+@pytest.mark.skipif(projection.tsne_backend() != "opentsne", reason="openTSNE is not installed")
+def test_the_settings_a_map_was_made_under_are_part_of_its_key(monkeypatch):
+    """A map cached under other t-SNE settings (e.g. before the large-map settings) is not
+    served as this one."""
+    x, _ = blobs(n_per=10)
+    words = [f"w{i}" for i in range(len(x))]
+    usual = projection.projection_key(x, words, "tsne", {"perplexity": 5})
+    assert projection.projection_key(x, words, "tsne", {"perplexity": 5}) == usual
+    monkeypatch.setattr(projection, "LARGE_FROM", 10)  # these 30 points now take the large-map settings
+    assert projection.projection_key(x, words, "tsne", {"perplexity": 5}) != usual
+    assert projection.projection_key(x, words, "pca", {}) == projection.projection_key(x, words, "pca", {})
+
+
 def test_very_large_maps_take_the_fast_settings():
     big, small = projection.tsne_plan(100_000), projection.tsne_plan(500)
     assert big["negative_gradient_method"] == "fft" and big["neighbors"] in ("annoy", "pynndescent")

@@ -218,10 +218,20 @@ def projection_key(vectors: np.ndarray, words: Sequence[str], method: str, param
     h.update(v.tobytes())
     h.update("\n".join(words).encode("utf-8"))
     backend = tsne_backend() if method == "tsne" else ""
-    h.update(json.dumps([method, backend, params], sort_keys=True).encode())
+    plan = _plan_key(len(v), method, params, init is not None)
+    h.update(json.dumps([method, backend, params, *plan], sort_keys=True).encode())
     if init is not None:  # a map started from another layout is another map
         h.update(b"init" + np.ascontiguousarray(init, dtype=np.float32).tobytes())
     return h.hexdigest()[:32]
+
+
+def _plan_key(n: int, method: str, params: dict, init: bool) -> list:
+    """What of openTSNE's settings for n points a map's key records (a map made under other
+    settings, e.g. before the large-map settings, is another map): [] for other methods."""
+    if method != "tsne" or tsne_backend() != "opentsne":
+        return []
+    plan = tsne_plan(n, init, float(params.get("perplexity", 30.0)))
+    return [{k: plan[k] for k in sorted(plan) if k != "neighbors"}]  # not which library finds them
 
 
 def _from_cache(folder: Path | None, key: str, n: int, method: str, params: dict) -> Projection | None:
