@@ -22,7 +22,10 @@ from .tables import initial_tables
 
 class SkipGramNeg(nn.Module):
     def __init__(self, n_vocab: int, n_embed: int, noise_dist: torch.Tensor | np.ndarray | None = None,
-                 init: str = "word2vec", seed: int | None = None):
+                 init: str = "word2vec", seed: int | None = None,
+                 tables: tuple[np.ndarray, np.ndarray] | None = None):
+        """`tables` (in, out): start from these float32 arrays, shared, not copied (the engines
+        pass theirs); else from w2v/tables.py's `init`, drawn from `seed`."""
         super().__init__()
         self.n_vocab = n_vocab
         self.n_embed = n_embed
@@ -30,14 +33,13 @@ class SkipGramNeg(nn.Module):
             noise_dist = torch.ones(n_vocab)
         noise_dist = torch.as_tensor(np.asarray(noise_dist), dtype=torch.float32)
         self.register_buffer("noise_dist", noise_dist / noise_dist.sum(), persistent=False)
-        self.in_embed = nn.Embedding(n_vocab, n_embed)
-        self.out_embed = nn.Embedding(n_vocab, n_embed)
-        if seed is None:  # torch.manual_seed still makes the model reproducible
-            seed = int(torch.randint(1 << 62, (1,)))
-        in_w, out_w = initial_tables(n_vocab, n_embed, init, seed)  # one initialisation for every engine
-        with torch.no_grad():
-            self.in_embed.weight.copy_(torch.from_numpy(in_w))
-            self.out_embed.weight.copy_(torch.from_numpy(out_w))
+        if tables is None:
+            if seed is None:  # torch.manual_seed still makes the model reproducible
+                seed = int(torch.randint(1 << 62, (1,)))
+            tables = initial_tables(n_vocab, n_embed, init, seed)  # one initialisation for every engine
+        self.in_embed, self.out_embed = (
+            nn.Embedding.from_pretrained(torch.from_numpy(np.require(t, np.float32, ["C_CONTIGUOUS", "WRITEABLE"])),
+                                         freeze=False) for t in tables)
 
     def forward_input(self, input_words: torch.Tensor) -> torch.Tensor:
         return self.in_embed(input_words)  # (B, d)

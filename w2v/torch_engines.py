@@ -19,10 +19,7 @@ class _OnDevice(Engine):
 
     def take(self, tables: tuple[np.ndarray, np.ndarray]) -> None:
         self.device = torch.device(self.cfg.device)
-        self.model = SkipGramNeg(len(tables[0]), self.cfg.dim, self.noise_dist, seed=0)
-        with torch.no_grad():
-            self.model.in_embed.weight.copy_(torch.from_numpy(np.asarray(tables[0])))
-            self.model.out_embed.weight.copy_(torch.from_numpy(np.asarray(tables[1])))
+        self.model = SkipGramNeg(len(tables[0]), self.cfg.dim, self.noise_dist, tables=tables)
         self.model.to(self.device)
         if self.device.type == "cpu":
             torch.set_num_threads(self.threads)
