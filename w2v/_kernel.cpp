@@ -1,16 +1,18 @@
 // The CPU training kernel: skip-gram / CBOW with negative sampling, Hogwild threads.
 //
 // Python prepares each chunk with numpy (subsampling, reduced windows: w2v/corpus.py) and calls
-// w2v_train_chunk on it. For every centre word the kernel gathers its context words, draws K noise
-// words once for the whole window (an alias table built from unigram^0.75), and does one SGD step
-// on the window's loss:
+// w2v_train_chunk on it. For every centre word the kernel gathers its context words and draws its
+// noise words from an alias table built from unigram^0.75 (planned one window ahead), then trains:
+//   pair / pool (skip-gram, word2vec.c's way): each (context, centre) pair against the centre and
+//     its K noise words (fresh, or picked from the window's 2K), targets in turn;
+//   window (skip-gram): one SGD step on the window's loss, its pairs sharing K noise words:
 //     scores  S = X · Tᵀ          X: contexts' input rows (n × d), T: centre + K noise output rows
 //     G       = (label − σ(S)) · lr                       (n × (1+K))
 //     X      += G · T      T += Gᵀ · X                    (both from the old values)
-// which is exactly the update autograd gives for that window (see tests/test_kernel.py). Each
-// pair still sees K noise words, as in word2vec.c; sharing them across the window turns n·(1+K)
-// scattered dot products into two small dense products. Threads split the chunk and update the
-// shared tables without locks, as word2vec.c and gensim do.
+//   cbow: the mean of the context rows against the centre and K noise words, targets in turn.
+// Each is done in two passes over the rows it touches (all scores, then all updates) and gives
+// exactly the update of its definition (see tests/test_kernel.py). Threads split the chunk and
+// update the shared tables without locks, as word2vec.c and gensim do.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -162,7 +164,6 @@ inline int64_t gather_context(const Args& a, int64_t i, int32_t* ctx) {
 // pair picks K of them.
 void plan_window(Rng& rng, const Args& a, int64_t i, Plan& p) {
   const int64_t K = a.negative, d = a.dim;
-  (void)d;
   p.i = i;
   p.nc = gather_context(a, i, p.ctx.data());
   if (p.nc == 0) return;
