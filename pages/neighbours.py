@@ -101,6 +101,9 @@ with tab_why:
     elif crp is None:
         st.info("Concordances need a run's corpus: choose a run (uploaded vectors come without their text).")
     else:
+        if st.session_state.get("why_word") != word:  # another word: start from its own nearest
+            st.session_state.pop("why_other", None)
+            st.session_state["why_word"] = word
         other = st.selectbox(f"Why is this word near **{word}**?", concordance.candidates(wv, word),
                              key="why_other")
         window = st.slider("Context window", 1, 10, 5, key="why_window")

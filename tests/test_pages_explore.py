@@ -96,6 +96,7 @@ def test_analogy_similarity_and_why(env):
     shared = next(d.value for d in at.dataframe if "context" in d.value.columns)
     assert len(shared) and set(shared.context) <= set(groups[2])
     other = at.selectbox(key="why_other").value
+    assert other in groups[2]  # the new word's nearest, not the one chosen for the page's first word
     code = " ".join(c.value for c in at.code)
     assert "[g2w0]" in code and f"[{other}]" in code
     at.text_input(key="an_b").set_value("g1w0x").run()
