@@ -113,7 +113,9 @@ def projection_widgets(method):
                                           help="The random start of the projection: another seed, another layout."))}
     if method == "tsne":
         params["perplexity"] = st.slider("Perplexity", 5, 100, key="map_perplexity",
-                                         help="About how many neighbours each word keeps close (t-SNE).")
+                                         help="About how many neighbours each word keeps close (t-SNE). On a map of "
+                                              f"{projection.LARGE_FROM:,} words or more, each word keeps its "
+                                              "perplexity ÷ 2 nearest, weighted alike (faster on big maps).")
     elif method == "umap":
         params["n_neighbors"] = st.slider("Neighbours (UMAP)", 5, 100, key="map_umap_k",
                                           help="How many neighbours shape each word's place (UMAP).")
