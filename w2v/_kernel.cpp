@@ -186,14 +186,15 @@ void plan_window(Rng& rng, const Args& a, int64_t i, Plan& p) {
 }
 
 // One pair, x against its M distinct target rows, in two passes over the rows instead of three
-// per target (dot, update, and the context's share). Pass one: every row's dot with x, and x·x.
-template <int M>
+// per target (dot, update, and the context's share). Pass one: every row's dot with x, and x·x
+// (with XX: only a pair whose noise word repeats needs it).
+template <int M, bool XX = true>
 inline void pair_dots(const float* __restrict x, float* const* t, int64_t d, float* dots, float& xx) {
   v8 acc[M] = {}, sq = {};
   const int64_t d8 = d - d % 8;
   for (int64_t i = 0; i < d8; i += 8) {
     const v8 xv = load8(x + i);
-    sq += xv * xv;
+    if constexpr (XX) sq += xv * xv;
     for (int j = 0; j < M; ++j) acc[j] += xv * load8(t[j] + i);
   }
   for (int j = 0; j < M; ++j) {
@@ -203,6 +204,7 @@ inline void pair_dots(const float* __restrict x, float* const* t, int64_t d, flo
     dots[j] = r;
   }
   xx = 0.f;
+  if constexpr (!XX) return;
   for (int q = 0; q < 8; ++q) xx += sq[q];
   for (int64_t i = d8; i < d; ++i) xx += x[i] * x[i];
 }
@@ -377,8 +379,8 @@ void window_step(const Args& a, const Plan& p, Scratch& s, float* const* T, cons
     s.at[c] = (int)u;
   }
   float* dots = s.S.data();  // nx × M scores, then G (nx × M)
-  float xx;
-  for (int64_t u = 0; u < nx; ++u) pair_dots<M>(s.rows[u], T, d, dots + u * M, xx);
+  float xx;  // unused: one step from the old rows needs no sequential correction
+  for (int64_t u = 0; u < nx; ++u) pair_dots<M, false>(s.rows[u], T, d, dots + u * M, xx);
   float* G = s.G.data();
   std::fill(G, G + nx * M, 0.f);
   for (int64_t c = 0; c < p.nc; ++c) {
