@@ -6,7 +6,7 @@ the same loss and, pair by pair, the same SGD update by hand; tests check that t
 batched path also bounds the summed update of a row that repeats within a step: `_row_scale`.)
 
 Initialisation (w2v/tables.py, numpy, shared with the kernel engine):
-    "word2vec"  input table uniform in ±0.5/dim, output table zero (word2vec.c, gensim)
+    "word2vec"  input table uniform in ±0.5/dim, output table zero (word2vec.c; gensim 4: ±1/dim)
     "seed"      both tables uniform in (-1, 1), the lecture's choice (the teaching baseline)
 """
 
