@@ -16,8 +16,8 @@ vocabulary reaches 100,000; then maps the whole vocabulary as the Map page does:
 (in the server), the t-SNE by its background job (w2v.studio.mapjobs) the first time and from
 the cache, one page rerun after a click (AppTest), and in Chromium (Playwright with
 /usr/bin/chromium, against `streamlit run app.py`) the seconds from a press on a point of the
-whole map to that word's neighbours on screen, three clicks. Appends a JSON line, with the load
-average, to bench/results/explore_perf.jsonl.
+whole map to that word's neighbours on screen, and to the page's request for the rerun, three
+clicks. Appends a JSON line, with the load average, to bench/results/explore_perf.jsonl.
 """
 
 import argparse
@@ -114,6 +114,12 @@ MAP_POINT = """() => {
 # after it a word drawn under the press heads the neighbours' column.
 PRESS_CLOCK = """() => document.addEventListener('mousedown', () => { window.pressedAt = performance.now(); },
                                             {capture: true, once: true})"""
+# Before the page loads: the time of every message the page sends to the server (a click's rerun
+# request among them), on the same clock.
+SEND_CLOCK = """window.sentAt = [];
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) { window.sentAt.push(performance.now()); return send.call(this, data); };"""
+FIRST_SEND = "() => (window.sentAt.find(t => t >= window.pressedAt) ?? NaN) - window.pressedAt"
 NEIGHBOURS_SHOWN = """(near) => {
   const h = [...document.querySelectorAll('[data-testid="stMain"] h3')]
     .find(h => near.includes(h.textContent.trim()) && h.offsetParent !== null);
@@ -148,22 +154,25 @@ def app_server(run: Path, cache: str):
 SETTLED = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # the script run has ended
 
 
-def browser_click_s(run: Path, cache: str, clicks: int = 3, view: str = "all=1", points: int = 50_000) -> list[float]:
+def browser_click_s(run: Path, cache: str, clicks: int = 3, view: str = "all=1",
+                    points: int = 50_000) -> tuple[list[float], list[float]]:
     """Seconds from a press on a point of the whole-vocabulary map to that word's neighbours on
-    screen, in Chromium (Playwright, /usr/bin/chromium) against `streamlit run app.py`; one figure
-    a click, each on another point (projection cached)."""
+    screen, in Chromium (Playwright, /usr/bin/chromium) against `streamlit run app.py`, and from
+    the press to the page asking the server for the rerun (the rest is the server's rerun and the
+    page drawing what it sends); one figure a click, each on another point (projection cached)."""
     from playwright.sync_api import sync_playwright
     from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
     with app_server(run, cache) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.add_init_script(SEND_CLOCK)
         page.goto(f"{url}/map?run={run.name}&{view}")
         page.wait_for_function("() => { const d = document.querySelector('.js-plotly-plot');"
                                " return d && d._fullData && d._fullData.length"
                                f" && d._fullData[0].x.length >= {points}; }}", timeout=600_000)
         page.wait_for_selector(SETTLED, timeout=600_000)
         page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
-        times = []
+        times, sent = [], []
         for c in range(clicks):
             pt = page.evaluate(MAP_POINT.replace("SHIFT", str(60 * c - 60)))
             page.mouse.move(pt["x"], pt["y"])
@@ -173,10 +182,11 @@ def browser_click_s(run: Path, cache: str, clicks: int = 3, view: str = "all=1",
             page.mouse.up()
             shown = page.wait_for_function(NEIGHBOURS_SHOWN, arg=pt["near"], polling="raf", timeout=60_000)
             times.append(round(shown.json_value() / 1000, 3))
+            sent.append(round(page.evaluate(FIRST_SEND) / 1000, 3))
             page.wait_for_selector(SETTLED, timeout=60_000)
             page.wait_for_timeout(1000)  # the figure drawn before the next press
         browser.close()
-    return times
+    return times, sent
 
 
 BIG_WORDS = 100_000
@@ -277,7 +287,8 @@ def main_big(args) -> None:
         if "error" not in out:
             out["click_rerun_s"] = click_s(str(run), os.environ["W2V_CACHE"])
             out["load_before_browser"] = load()
-            out["browser_click_to_neighbours_s"] = browser_click_s(run, os.environ["W2V_CACHE"])
+            shown, sent = browser_click_s(run, os.environ["W2V_CACHE"])
+            out["browser_click_to_neighbours_s"], out["browser_click_to_request_s"] = shown, sent
         out["load_after"] = load()
     print(json.dumps(out))
     with open(ROOT / "bench" / "results" / "explore_perf.jsonl", "a") as f:
