@@ -6,6 +6,7 @@ import json
 import streamlit as st
 
 import ui
+from map_chart import map_chart
 from w2v import projection
 from w2v.studio import axes, labels as map_labels, mapjobs, mapview, selection, urlstate
 from w2v.studio.sources import FINAL
@@ -213,13 +214,16 @@ else:
     labels, names, centres = None, None, None
     color, title = mapview.colour(wv, idx)
 
-# The clicked word lives in session state, read before the chart is drawn so that one run shows
-# the neighbours and the highlighted map (the chart's selection resets when its figure changes).
+# The chart's last press or selection, read before the chart is drawn so that one run shows the
+# neighbours and the highlighted map; each is acted on once (the chart keeps reporting it, and
+# "Clear" must stay cleared).
 event = st.session_state.get("map_chart")
-if mapview.clicked_word(event):
-    st.session_state.map_focus = mapview.clicked_word(event)
-if selection.is_area(event):
-    st.session_state.map_selected = selection.selected_words(event)
+if event != st.session_state.get("map_event_seen"):
+    st.session_state.map_event_seen = event
+    if mapview.clicked_word(event):
+        st.session_state.map_focus = mapview.clicked_word(event)
+    if selection.is_area(event):
+        st.session_state.map_selected = selection.selected_words(event)
 focus_word = vocabulary_word(choice, st.session_state.get("map_focus"))
 focus = words.index(focus_word) if focus_word in words else None
 near = neighbours(wv, focus_word, mapview.FOCUS_NEIGHBOURS) if focus_word else None
@@ -252,15 +256,7 @@ with left:
                             [*([] if focus is None else [focus]), *marked], mapview.cluster_notes(names, centres))
     fig = mapview.map_figure(words, xy, color, title, names, centres, marked, focus, labelled, density=density,
                              axis_titles=custom)
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode=("points", "box", "lasso"), key="map_chart",
-                            width="stretch", config=mapview.chart_config(image, len(words)))
-    clicked = mapview.clicked_word(event)
-    if clicked and clicked != st.session_state.get("map_focus"):  # not seen above: draw it again
-        st.session_state.map_focus = clicked
-        st.rerun()
-    if selection.is_area(event) and selection.selected_words(event) != st.session_state.get("map_selected"):
-        st.session_state.map_selected = selection.selected_words(event)
-        st.rerun()
+    map_chart(fig, mapview.chart_config(image, len(words)), key="map_chart")
 
 chosen = st.session_state.get("map_selected") or []
 if chosen:

@@ -153,7 +153,7 @@ def test_the_html_export_works_offline_and_clusters_use_the_safe_palette():
     assert next(t for t in fig.data if t.name == "labels").text == ("w0", "w1", "w2")
     assert mapview.chart_config("svg")["toImageButtonOptions"]["format"] == "svg"
     assert mapview.chart_config("png")["toImageButtonOptions"]["scale"] == mapview.IMAGE_SCALE
-    assert mapview.chart_config("png", 100_000)["plotGlPixelRatio"] == 1  # a click redraws every point
+    assert mapview.chart_config("png", 100_000)["plotGlPixelRatio"] == 1  # every redraw draws every point
     assert mapview.chart_config("png", 2_000)["plotGlPixelRatio"] == 2  # plotly's default: crisp points
 
 

@@ -52,6 +52,12 @@ def page(name):
     return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
 
 
+def map_figures(at) -> list[tuple[dict, dict]]:
+    """The Map page's charts (the map_chart component): each one's plotly figure and config."""
+    return [(json.loads(a["spec"]), json.loads(a["config"]))
+            for a in (json.loads(e.proto.json_args) for e in at.get("component_instance"))]
+
+
 def texts(at, kind="markdown"):
     return " ".join(str(e.value) for e in getattr(at, kind))
 
@@ -109,7 +115,7 @@ def test_map_click_shows_neighbours_and_highlights_them(env):
     at = page("map").run()
     assert not at.exception, at.exception
     assert at.metric[0].value == "48"  # the tiny vocabulary, all of it
-    assert at.metric[2].label == "PCA" and len(at.get("plotly_chart")) == 1  # the preview, at once,
+    assert at.metric[2].label == "PCA" and len(map_figures(at)) == 1  # the preview, at once,
     assert "being computed in the background" in texts(at, "info")  # while t-SNE runs as its own process
     assert mapjobs.wait(map_job(at), 600).state == mapjobs.DONE
     at.run()  # what the page's poll does once the job is done
@@ -124,11 +130,21 @@ def test_map_click_shows_neighbours_and_highlights_them(env):
     assert any(h.value == "g3w1" for h in at.subheader)
     near = at.dataframe[0].value
     assert set(near.word[:5]) == set(groups[3]) - {"g3w1"}
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = map_figures(at)[0][0]
     traces = {t.get("name"): t for t in spec["data"]}
     assert set(traces["highlighted"]["text"]) >= set(groups[3]) - {"g3w1"}
     assert traces["selected"]["text"] == ["g3w1"]
+    assert spec["layout"]["clickmode"] == "event"  # a press reports its point, selecting nothing
     assert "cached" in str(at.metric[2].proto.delta)
+    press = {"press": 1, "selection": {"points": [{"customdata": ["g3w1"]}], "box": [], "lasso": []}}
+    at.session_state["map_chart"] = press
+    at.button(key="map_clear").click().run()  # the chart still reports its last press: Clear holds
+    assert "map_focus" not in at.session_state and not any(h.value == "g3w1" for h in at.subheader)
+    at.run()
+    assert "map_focus" not in at.session_state
+    at.session_state["map_chart"] = {**press, "press": 2}  # the same point pressed again is news
+    at.run()
+    assert at.session_state["map_focus"] == "g3w1"
     st.cache_data.clear()  # a new server process: the projection comes from the disk cache
     assert "cached" in str(page("map").run().metric[2].proto.delta)
 
@@ -174,7 +190,7 @@ def test_umap_without_umap_learn_says_how_to_install_it(env):
     at = page("map").run()
     at.selectbox(key="map_method").set_value("umap").run()
     assert not at.exception and "pip install umap-learn" in texts(at, "info")
-    assert at.metric[2].label == "PCA" and len(at.get("plotly_chart")) == 1
+    assert at.metric[2].label == "PCA" and len(map_figures(at)) == 1
 
 
 def test_map_timeline_clusters_search_and_exports(env):
@@ -184,7 +200,7 @@ def test_map_timeline_clusters_search_and_exports(env):
     at.text_input(key="map_highlight").set_value("g7")
     at.toggle(key="map_export").set_value(True).run()
     assert not at.exception
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = map_figures(at)[0][0]
     assert len(spec["layout"]["annotations"]) == 8  # a name at each cluster's centre (8: the palette)
     assert sorted(next(t for t in spec["data"] if t.get("name") == "highlighted")["text"]) == \
         [f"g7w{i}" for i in range(6)]
@@ -240,7 +256,7 @@ def test_a_vectors_folder_file_opens_with_a_word_limit_that_can_be_raised(env, m
 
 
 def traces(at):
-    return {t.get("name"): t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    return {t.get("name"): t for t in map_figures(at)[0][0]["data"]}
 
 
 def numbers(a):
@@ -323,7 +339,7 @@ def test_custom_axes_place_words_along_the_named_directions(env):
     y = dict(zip((c[0] for c in pts["customdata"]), numbers(pts["y"])))
     assert min(x[w] for w in ("g0w1", "g0w2")) > 0.2 > -0.2 > max(x[w] for w in ("g1w1", "g1w2"))
     assert min(y[w] for w in ("g2w1", "g2w2")) > 0.2 > -0.2 > max(y[w] for w in ("g3w1", "g3w2"))
-    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    layout = map_figures(at)[0][0]["layout"]
     assert layout["xaxis"]["title"]["text"] == "g0w0 - g1w0"
     at.text_input(key="map_x").set_value("g0w0 - nope").run()
     assert not at.exception and "'nope' is not in the vocabulary" in at.error[0].value
@@ -341,10 +357,10 @@ def test_a_1000_word_vectors_file_gets_30_labels_and_the_image_buttons(env, tmp_
     at.run()
     assert not at.exception and at.metric[0].value == "1,000"
     assert len(traces(at)["labels"]["text"]) >= 30
-    config = json.loads(at.get("plotly_chart")[0].proto.config)
+    config = map_figures(at)[0][1]
     assert config["toImageButtonOptions"]["format"] == "png" and config["toImageButtonOptions"]["scale"] == 3
     at.radio(key="map_image").set_value("svg").run()
-    assert json.loads(at.get("plotly_chart")[0].proto.config)["toImageButtonOptions"]["format"] == "svg"
+    assert map_figures(at)[0][1]["toImageButtonOptions"]["format"] == "svg"
     at.radio(key="map_colour").set_value("cluster").run()
     controls = [w for kind in ("radio", "slider", "checkbox", "selectbox", "text_input", "number_input",
                                "toggle", "select_slider", "button") for w in getattr(at, kind)]

@@ -39,11 +39,15 @@ CHART_POINTS = """() => [...document.querySelectorAll('.js-plotly-plot')]
 DIVERGENCE_MARKED = """() => [...document.querySelectorAll('.js-plotly-plot')]
                          .some(d => d._fullLayout && (d._fullLayout.shapes || []).length > 0)"""
 
-# The page pixel of every map point (from plotly's own axes) and the word under each; the point
+# The map is a component: its plot lives in a frame of its own.
+MAP_FRAME = 'iframe[title*="map_chart"]'
+MAP_DRAWN = """() => { const d = document.getElementById('map');
+                      return d && d._fullLayout && d._fullData && d._fullData.length && d._fullData[0].x.length > 0; }"""
+# The frame's pixel of every map point (from plotly's own axes) and the word under each; the point
 # to click is the one nearest the middle of the plot, and a click there may select any word drawn
 # within a few pixels of it (planted words of one group lie on top of each other).
 MAP_POINTS = """() => {
-  const d = document.querySelector('.js-plotly-plot');
+  const d = document.getElementById('map');
   const fl = d._fullLayout, t = d._fullData[0], box = d.getBoundingClientRect();
   const pts = [];
   for (let i = 0; i < t.x.length; i++)
@@ -177,20 +181,20 @@ def click_the_map(page, shots) -> None:
     expect(page.get_by_text("being computed in the background")).to_have_count(0, timeout=3 * LONG)
     for attempt in range(3):  # the t-SNE map may replace the preview (a rerun) while it is found
         settled(page)
-        page.wait_for_function("() => { const d = document.querySelector('.js-plotly-plot');"
-                               " return d && d._fullLayout && d._fullData && d._fullData.length"
-                               " && d._fullData[0].x.length > 0; }", timeout=LONG)
         try:
-            page.locator(".js-plotly-plot").first.scroll_into_view_if_needed(timeout=LONG)
+            chart = page.wait_for_selector(MAP_FRAME, timeout=LONG)
+            chart.scroll_into_view_if_needed(timeout=LONG)
+            frame = chart.content_frame()
+            frame.wait_for_function(MAP_DRAWN, timeout=LONG)
             break
         except PlaywrightError:
             if attempt == 2:
                 raise
     settled(page)
     shots(page, "map")
-    pt = page.evaluate(MAP_POINTS)
-    page.mouse.move(pt["x"], pt["y"])
-    page.wait_for_selector(".js-plotly-plot .hoverlayer .hovertext", timeout=LONG)  # a press selects once hovered
+    pt, box = frame.evaluate(MAP_POINTS), chart.bounding_box()
+    page.mouse.move(box["x"] + pt["x"], box["y"] + pt["y"])
+    frame.wait_for_selector(".hoverlayer .hovertext", timeout=LONG)  # a press reports the point hovered
     page.mouse.down()
     page.mouse.up()
     expect(page.get_by_text("Nearest words in the original space")).to_be_visible(timeout=LONG)

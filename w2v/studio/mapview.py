@@ -324,10 +324,12 @@ def _add_labels(fig, words: Sequence[str], xy: np.ndarray, at: Sequence[int]) ->
 
 
 def _layout(fig, height: int, axis_titles: tuple[str, str] | None) -> None:
-    """The map's layout: no axes (a projection's have no meaning), except custom axes, titled."""
+    """The map's layout: no axes (a projection's have no meaning), except custom axes, titled. A
+    press reports its point without selecting it (clickmode "event": selecting would redraw every
+    point first); a box or a lasso selects."""
     shown = axis_titles is not None
     fig.update_layout(height=height, margin=dict(l=10 + 50 * shown, r=10, t=10, b=10 + 40 * shown),
-                      dragmode="pan", clickmode="event+select", uirevision="map",
+                      dragmode="pan", clickmode="event", uirevision="map",
                       xaxis=dict(visible=shown, title=axis_titles[0] if shown else None, zeroline=shown),
                       yaxis=dict(visible=shown, title=axis_titles[1] if shown else None, zeroline=shown,
                                  scaleanchor=None if shown else "x"))
@@ -337,10 +339,11 @@ def chart_config(image: str = "png", points: int = 0) -> dict:
     """The chart's modebar: its camera button saves the map as `image` (png, at IMAGE_SCALE
     times its size on screen, or svg), drawn by the browser, with nothing to install. A map of
     `points` from projection.LARGE_FROM draws its WebGL points at one device pixel per CSS pixel
-    (plotly's default: 2): a click redraws them all, and on the 100,000-word map that halves the
-    time from a press to the neighbours in Chromium (README, Maps of a whole vocabulary); the
-    camera's PNG keeps its own scale."""
-    return {"displaylogo": False, "plotGlPixelRatio": 1 if points >= projection.LARGE_FROM else 2,
+    (plotly's default: 2): every redraw (a box or lasso selection, a new figure) draws them all,
+    in software where the browser has no GPU; the camera's PNG keeps its own scale. The chart
+    follows its frame's width."""
+    return {"displaylogo": False, "responsive": True,
+            "plotGlPixelRatio": 1 if points >= projection.LARGE_FROM else 2,
             "toImageButtonOptions": {"format": image, "filename": "w2v-map",
                                      "scale": IMAGE_SCALE if image == "png" else 1}}
 
