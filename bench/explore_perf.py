@@ -94,10 +94,12 @@ def click_s(run: str, cache: str) -> float:
     return round(time.perf_counter() - t, 3)
 
 
-# The page pixel of the map point nearest the middle of the plot and the words drawn within a few
-# pixels of it (a press there may select any of them), from plotly's own axes.
+# The map chart is a component, its plot in a frame of its own: the frame's pixel of the map point
+# nearest the middle of the plot and the words drawn within a few pixels of it (a press there may
+# report any of them), from plotly's own axes.
+MAP_FRAME = 'iframe[title*="map_chart"]'
 MAP_POINT = """() => {
-  const d = document.querySelector('.js-plotly-plot');
+  const d = document.getElementById('map');
   const fl = d._fullLayout, t = d._fullData[0], box = d.getBoundingClientRect();
   const px = i => ({word: t.customdata[i][0], x: box.left + fl.xaxis._offset + fl.xaxis.l2p(t.x[i]),
                     y: box.top + fl.yaxis._offset + fl.yaxis.l2p(t.y[i])});
@@ -110,10 +112,12 @@ MAP_POINT = """() => {
 }"""
 
 
-# In the page, on its own clock: when the mouse is pressed, and (checked every frame) how long
-# after it a word drawn under the press heads the neighbours' column.
-PRESS_CLOCK = """() => document.addEventListener('mousedown', () => { window.pressedAt = performance.now(); },
-                                            {capture: true, once: true})"""
+# When the mouse is pressed in the map's frame, stored in the page on the page's clock (each frame's
+# clock starts with its own document); then, checked every frame, how long after it a word drawn
+# under the press heads the neighbours' column.
+PRESS_CLOCK = """() => document.addEventListener('mousedown', () => {
+  window.parent.pressedAt = performance.timeOrigin + performance.now() - window.parent.performance.timeOrigin; },
+  {capture: true, once: true})"""
 # Before the page loads: the time of every message the page sends to the server (a click's rerun
 # request among them), on the same clock.
 SEND_CLOCK = """window.sentAt = [];
@@ -167,17 +171,20 @@ def browser_click_s(run: Path, cache: str, clicks: int = 3, view: str = "all=1",
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.add_init_script(SEND_CLOCK)
         page.goto(f"{url}/map?run={run.name}&{view}")
-        page.wait_for_function("() => { const d = document.querySelector('.js-plotly-plot');"
-                               " return d && d._fullData && d._fullData.length"
-                               f" && d._fullData[0].x.length >= {points}; }}", timeout=600_000)
+        chart = page.wait_for_selector(MAP_FRAME, timeout=600_000)
+        frame = chart.content_frame()
+        frame.wait_for_function("() => { const d = document.getElementById('map');"
+                                " return d && d._fullData && d._fullData.length"
+                                f" && d._fullData[0].x.length >= {points}; }}", timeout=600_000)
         page.wait_for_selector(SETTLED, timeout=600_000)
-        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+        chart.scroll_into_view_if_needed()
         times, sent = [], []
         for c in range(clicks):
-            pt = page.evaluate(MAP_POINT.replace("SHIFT", str(60 * c - 60)))
-            page.mouse.move(pt["x"], pt["y"])
-            page.wait_for_selector(".js-plotly-plot .hoverlayer .hovertext", timeout=60_000)
-            page.evaluate(PRESS_CLOCK)
+            pt, box = frame.evaluate(MAP_POINT.replace("SHIFT", str(60 * c - 60))), chart.bounding_box()
+            page.mouse.move(box["x"] + pt["x"], box["y"] + pt["y"])
+            frame.wait_for_selector(".hoverlayer .hovertext", timeout=60_000)
+            page.evaluate("() => { window.pressedAt = undefined; }")
+            frame.evaluate(PRESS_CLOCK)
             page.mouse.down()
             page.mouse.up()
             shown = page.wait_for_function(NEIGHBOURS_SHOWN, arg=pt["near"], polling="raf", timeout=60_000)
