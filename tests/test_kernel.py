@@ -99,10 +99,11 @@ M64 = (1 << 64) - 1
 
 
 class _KernelRng:
-    """The kernel's splitmix64 stream for one thread, and its alias-table draw."""
+    """The kernel's splitmix64 stream for one block of a chunk, and its alias-table draw."""
 
-    def __init__(self, seed: int, thread: int = 0):
-        self.s = (seed * 0x2545F4914F6CDD1D + thread * 0x9E3779B97F4A7C15 + 1) & M64
+    def __init__(self, seed: int, block: int = 0):
+        self.s = (seed * 0x2545F4914F6CDD1D + block * 0xD1B54A32D192ED03) & M64
+        self.s = self.next()  # the block's start, hashed
 
     def next(self) -> int:
         self.s = (self.s + 0x9E3779B97F4A7C15) & M64
@@ -127,14 +128,17 @@ def _logsig(s):
     return -np.logaddexp(0.0, -s)
 
 
-def _windows(ids, para, b, prob, alias, K, seed, pool, threads=1):
-    """The kernel's walk over a chunk: for each position with a context, in each thread's range,
-    (position, centre, context words, noise words of each pair), drawn in the kernel's order."""
+BLOCK = 512  # the kernel's threads take the chunk's centre words this many at a time
+
+
+def _windows(ids, para, b, prob, alias, K, seed, pool):
+    """The kernel's walk over a chunk: for each position with a context, block after block (each
+    with its own stream, on any number of threads), (position, centre, context words, noise words
+    of each pair), drawn in the kernel's order."""
     n = len(ids)
-    threads = max(1, min(threads, max(1, n // 1000)))
-    for t in range(threads):
-        rng = _KernelRng(seed, t)
-        for i in range(n * t // threads, n * (t + 1) // threads):
+    for block in range(-(-n // BLOCK)):
+        rng = _KernelRng(seed, block)
+        for i in range(block * BLOCK, min(n, (block + 1) * BLOCK)):
             ctx = [int(ids[j]) for j in range(max(0, i - b[i]), min(n - 1, i + b[i]) + 1)
                    if j != i and para[j] == para[i]]
             if not ctx:
@@ -150,14 +154,14 @@ def _windows(ids, para, b, prob, alias, K, seed, pool, threads=1):
             yield i, int(ids[i]), ctx, noise
 
 
-def _port(in_w, out_w, ids, para, b, prob, alias, K, cbow, lr0, lr1, seed, pool, threads=1, log=None):
-    """The kernel's update, thread range after thread range, in float64. Returns the new tables and
+def _port(in_w, out_w, ids, para, b, prob, alias, K, cbow, lr0, lr1, seed, pool, log=None):
+    """The kernel's update on one thread, in float64. Returns the new tables and
     [positive loss, negative loss, tracked, pairs] (every position tracked). `log` collects
     (centre, noise words) of each pair for the tests to check what the data exercised."""
     win, wout = in_w.double().numpy().copy(), out_w.double().numpy().copy()
     span = max(len(ids) - 1, 1)
     stats = np.zeros(4)
-    for i, w, ctx, noise in _windows(ids, para, b, prob, alias, K, seed, 0 if cbow else pool, threads):
+    for i, w, ctx, noise in _windows(ids, para, b, prob, alias, K, seed, 0 if cbow else pool):
         lr = lr0 + (lr1 - lr0) * (i / span)
         if log is not None:
             log.extend((w, nz) for nz in noise[:1 if cbow else None])
@@ -260,6 +264,20 @@ def test_chunk_with_realistic_noise_and_lr_ramp_equals_the_port(case, K, d):
     assert stats[:2] == pytest.approx(want[:2], rel=1e-4)
 
 
+@pytest.mark.parametrize("case", ["pool", "window"])
+def test_a_chunk_of_several_blocks_equals_the_port(case):
+    """Past one block (BLOCK centre words) the noise words come from the next block's stream: the
+    kernel on one thread still trains exactly what the port trains."""
+    cbow, pool = CASES[case]
+    ids, para, b, alias, in_w, out_w = _zipf_chunk(n=2 * BLOCK + 100)
+    want_in, want_out, want = _port(in_w, out_w, ids, para, b, alias.prob, alias.alias, 5, cbow,
+                                    0.2, 0.02, 77, pool)
+    stats = kernel.train_chunk(lib, in_w, out_w, ids, para, b, alias.prob, alias.alias, 5, cbow,
+                               0.2, 0.02, 1, 77, loss_every=1, noise_pool=pool)
+    assert torch.allclose(in_w, want_in, atol=2e-4) and torch.allclose(out_w, want_out, atol=2e-4)
+    assert stats[2:].tolist() == want[2:].tolist()
+
+
 def test_the_port_tells_modes_and_ramps_apart():
     """The comparison above can fail: another noise mode, a constant learning rate or another
     seed moves the tables far beyond its tolerance."""
@@ -340,11 +358,12 @@ def test_noise_draws_follow_unigram_to_the_075():
     assert ((drawn - uniform) ** 2 / uniform).sum() > 10 * 400  # a uniform table would fail
 
 
-def test_two_threads_split_the_chunk_each_with_its_own_noise_stream():
-    """Threads take halves of the chunk and draw from their own streams. Hogwild threads make the
-    tables depend on how their updates interleave, so this reads the noise words each thread drew
-    (as above: a tiny rate, every position word 0) and compares them with the port's draws."""
-    V, d, n, K = 300, 8, 2000, 5
+def test_two_threads_draw_the_noise_words_one_thread_draws():
+    """Threads take the chunk a block at a time, each block drawing from its own stream, so a seed
+    draws the same noise words on any number of threads. Hogwild threads make the tables depend on
+    how their updates interleave, so this reads the noise words the threads drew (as above: a tiny
+    rate, every position word 0) and compares them with the port's draws."""
+    V, d, n, K = 300, 8, 2000, 5  # four blocks
     alias = _zipf_chunk(V=V)[3]
     in_w, out_w = torch.zeros(V, d), torch.zeros(V, d)
     in_w[0] = 1 / np.sqrt(d)
@@ -353,19 +372,19 @@ def test_two_threads_split_the_chunk_each_with_its_own_noise_stream():
     stats = kernel.train_chunk(lib, in_w, out_w, ids, para, b, alias.prob, alias.alias, K, False,
                                lr, lr, 2, 11, loss_every=1, noise_pool=-1)
 
-    def port_counts(threads):
-        pairs = [nz for _, _, _, noise in _windows(ids, para, b, alias.prob, alias.alias, K, 11, -1, threads)
+    def port_counts(seed):
+        pairs = [nz for _, _, _, noise in _windows(ids, para, b, alias.prob, alias.alias, K, seed, -1)
                  for nz in noise]
         return np.bincount([o for nz in pairs for o in nz if o != 0], minlength=V)[1:], len(pairs)
-    want, pairs = port_counts(2)
-    one, _ = port_counts(1)
+    want, pairs = port_counts(11)
+    other, _ = port_counts(12)
     assert stats[2:].tolist() == [pairs, pairs] == [4 * n - 6] * 2
     drawn = _noise_counts(out_w[1:], in_w[0], lr)
     # a lost Hogwild write loses one row's draws in one pair (a noise word drawn twice in a pair
     # is one write); here every position is the same word, so the threads collide far more often
     # than on text: 0.08-0.31 % of the draws over ten runs
     assert np.abs(drawn - want).sum() < 0.006 * want.sum()
-    assert np.abs(drawn - one).sum() > 0.02 * want.sum()  # one thread's stream draws other words
+    assert np.abs(drawn - other).sum() > 0.02 * want.sum()  # another seed draws other words
 
 
 # ---------------------------------------------------------------- hostile values

@@ -11,9 +11,11 @@
 //     X      += G · T      T += Gᵀ · X                    (both from the old values)
 //   cbow: the mean of the context rows against the centre and K noise words, targets in turn.
 // Each is done in two passes over the rows it touches (all scores, then all updates) and gives
-// exactly the update of its definition (see tests/test_kernel.py). Threads split the chunk and
-// update the shared tables without locks, as word2vec.c and gensim do.
+// exactly the update of its definition (see tests/test_kernel.py). Threads split the chunk, take
+// over what another has left when they finish early, and update the shared tables without locks,
+// as word2vec.c and gensim do.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <thread>
@@ -486,18 +488,33 @@ void cbow_window(const Args& a, const Plan& p, Scratch& s, float lr, bool track,
   for (int64_t c = 0; c < nc; ++c) axpy(1.f, e, a.win + (int64_t)p.ctx[c] * d, d);
 }
 
-// One thread: the centre words lo..hi-1 in order, each window one step at its point on the
-// learning-rate ramp. stats (out): positive loss, negative loss, tracked pairs, pairs trained.
-void train_range(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats) {
-  int64_t max_ctx = 0;  // the widest window's context, never more than the chunk holds
-  for (int64_t i = lo; i < hi; ++i)
-    max_ctx = std::max(max_ctx, std::min<int64_t>(2 * (int64_t)a.reduced[i], a.n - 1));
-  Scratch s(max_ctx, a.negative, a.dim);
-  Plan plans[2] = {Plan(max_ctx, a.negative), Plan(max_ctx, a.negative)};
-  Rng rng{seed};
+// Each thread owns a stretch of the chunk (its share, far from the others', as word2vec.c splits
+// a file) and takes its centre words a block at a time from that stretch's counter; a thread done
+// with its own takes the blocks left in the others', so one that the machine slows down never
+// keeps the rest waiting at the end of the chunk. Each block draws its noise words from its own
+// stream (seeded by the chunk's seed and the block's place): a seed draws the same noise words on
+// any number of threads.
+constexpr int64_t BLOCK = 512;
+
+// A stream's start, hashed from the seed and the block: splitmix64 states that differ by a
+// multiple of its step would be one stream shifted (block b + 1 repeating block b one draw later).
+inline uint64_t block_seed(uint64_t seed, int64_t block) {
+  Rng r{seed * 0x2545F4914F6CDD1DULL + (uint64_t)block * 0xD1B54A32D192ED03ULL};
+  return r.next();
+}
+
+// A thread's state: scratch space, the two plans and the loss sums.
+struct Worker {
+  Scratch s;
+  Plan plans[2];
   Losses L;
+  Worker(int64_t max_ctx, int64_t K, int64_t d) : s(max_ctx, K, d), plans{Plan(max_ctx, K), Plan(max_ctx, K)} {}
+};
+
+// The centre words lo..hi-1 in order, each window one step at its point on the learning-rate ramp,
+// the next window planned (its noise drawn, its rows prefetched) while this one trains.
+void train_block(const Args& a, int64_t lo, int64_t hi, Rng& rng, Worker& w) {
   const double span = a.n > 1 ? (double)(a.n - 1) : 1.0;
-  // The next window with a context, planned (its noise drawn, its rows prefetched) from `from` on.
   auto plan_next = [&](int64_t from, Plan& p) {
     for (p.i = -1; from < hi; ++from) {
       plan_window(rng, a, from, p);
@@ -506,48 +523,76 @@ void train_range(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* s
     p.i = -1;
   };
   int cur = 0;
-  plan_next(lo, plans[cur]);
-  while (plans[cur].i >= 0) {
-    const Plan& p = plans[cur];
-    plan_next(p.i + 1, plans[1 - cur]);  // while this window trains, the next one's rows load
+  plan_next(lo, w.plans[cur]);
+  while (w.plans[cur].i >= 0) {
+    const Plan& p = w.plans[cur];
+    plan_next(p.i + 1, w.plans[1 - cur]);
     const float lr = a.lr_start + (a.lr_end - a.lr_start) * (float)(p.i / span);
     const bool track = a.loss_every > 0 && (p.i % a.loss_every) == 0;
-    if (a.cbow) cbow_window(a, p, s, lr, track, L);
-    else if (a.noise_pool) skipgram_pairs(a, p, s, lr, track, L);
-    else skipgram_window(a, p, s, lr, track, L);
+    if (a.cbow) cbow_window(a, p, w.s, lr, track, w.L);
+    else if (a.noise_pool) skipgram_pairs(a, p, w.s, lr, track, w.L);
+    else skipgram_window(a, p, w.s, lr, track, w.L);
     cur = 1 - cur;
   }
-  stats[0] = L.pos;
-  stats[1] = L.neg;
-  stats[2] = L.tracked;
-  stats[3] = L.pairs;
+}
+
+// A thread's stretch of blocks: the next to take, and where the stretch ends.
+struct Stretch {
+  std::atomic<int64_t> next{0};
+  int64_t end = 0;
+};
+
+// One thread: the blocks of its own stretch, then those left in the others'. stats (out):
+// positive loss, negative loss, tracked pairs, pairs trained.
+void train_blocks(const Args& a, int64_t max_ctx, Stretch* stretches, int32_t n_threads, int32_t t, uint64_t seed,
+                  double* stats) {
+  Worker w(max_ctx, a.negative, a.dim);
+  for (int32_t k = 0; k < n_threads; ++k) {
+    Stretch& st = stretches[(t + k) % n_threads];
+    for (int64_t b; (b = st.next.fetch_add(1)) < st.end;) {
+      Rng rng{block_seed(seed, b)};
+      train_block(a, b * BLOCK, std::min(a.n, (b + 1) * BLOCK), rng, w);
+    }
+  }
+  stats[0] = w.L.pos;
+  stats[1] = w.L.neg;
+  stats[2] = w.L.tracked;
+  stats[3] = w.L.pairs;
 }
 
 constexpr int32_t OK = 0, BAD_SIZES = 1, BAD_WORD_ID = 2, NO_MEMORY = 3;
 
-// A thread's range; no exception leaves it (an allocation that fails is reported, not fatal).
-void worker(const Args& a, int64_t lo, int64_t hi, uint64_t seed, double* stats, int32_t* error) {
+// A thread; no exception leaves it (an allocation that fails is reported, not fatal).
+void worker(const Args& a, int64_t max_ctx, Stretch* stretches, int32_t n_threads, int32_t t, uint64_t seed,
+            double* stats, int32_t* error) {
   try {
-    train_range(a, lo, hi, seed, stats);
+    train_blocks(a, max_ctx, stretches, n_threads, t, seed, stats);
   } catch (...) {
     *error = NO_MEMORY;
   }
 }
 
-// The chunk's ranges on n_threads threads (the last on the calling one); every started thread is
-// joined, even when starting another fails.
+// The chunk on n_threads threads (the last on the calling one); every started thread is joined,
+// even when starting another fails.
 int32_t train_threads(const Args& a, int32_t n_threads, uint64_t seed, double* stats) {
   std::vector<double> part((size_t)n_threads * 4, 0.0);
   std::vector<int32_t> errors((size_t)n_threads, OK);
   std::vector<std::thread> pool;
+  const int64_t blocks = (a.n + BLOCK - 1) / BLOCK;
+  std::vector<Stretch> stretches((size_t)n_threads);
+  for (int32_t t = 0; t < n_threads; ++t) {
+    stretches[t].next = blocks * t / n_threads;
+    stretches[t].end = blocks * (t + 1) / n_threads;
+  }
+  int64_t max_ctx = 0;  // the widest window's context, never more than the chunk holds
+  for (int64_t i = 0; i < a.n; ++i) max_ctx = std::max<int64_t>(max_ctx, 2 * (int64_t)a.reduced[i]);
+  max_ctx = std::min<int64_t>(max_ctx, std::max<int64_t>(0, a.n - 1));
   int32_t error = OK;
-  const int64_t n = a.n;
   try {
     for (int32_t t = 0; t < n_threads; ++t) {
-      int64_t lo = n * t / n_threads, hi = n * (t + 1) / n_threads;
-      uint64_t s = seed * 0x2545F4914F6CDD1DULL + (uint64_t)t * 0x9E3779B97F4A7C15ULL + 1;
-      if (t + 1 == n_threads) worker(a, lo, hi, s, &part[(size_t)t * 4], &errors[t]);
-      else pool.emplace_back(worker, std::cref(a), lo, hi, s, &part[(size_t)t * 4], &errors[t]);
+      double* st = &part[(size_t)t * 4];
+      if (t + 1 == n_threads) worker(a, max_ctx, stretches.data(), n_threads, t, seed, st, &errors[t]);
+      else pool.emplace_back(worker, std::cref(a), max_ctx, stretches.data(), n_threads, t, seed, st, &errors[t]);
     }
   } catch (...) {  // no thread could be started
     error = NO_MEMORY;
