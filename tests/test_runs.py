@@ -37,6 +37,22 @@ def test_failed_write_keeps_the_old_file(tmp_path):
     assert p.read_text() == "old" and os.listdir(tmp_path) == ["f.txt"]
 
 
+def test_saved_files_are_synced_and_the_status_is_not(tmp_path, monkeypatch):
+    """Vectors, checkpoints and settings reach the disk before their rename; status.json, rewritten
+    every round while a run trains, is renamed whole but not synced (a sync stalls training)."""
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    atomic_write_json(tmp_path / "config.json", {"a": 1})
+    assert len(synced) == 1
+    run = Run(tmp_path / "r")
+    run.path.mkdir()
+    run.write_status(state="running")
+    run.write_status(words_done=10)
+    assert len(synced) == 1
+    assert read_json(run.status_path) == {**read_json(run.status_path), "state": "running", "words_done": 10}
+    assert sorted(os.listdir(run.path)) == ["status.json"]
+
+
 def test_running_status_with_a_dead_pid_reads_as_interrupted(tmp_path):
     run = Run(tmp_path / "r")
     run.path.mkdir()

@@ -153,6 +153,10 @@ def test_engine_is_picked_from_the_settings(monkeypatch):
     assert isinstance(t, engines.TorchEngine) and t.name == "torch"
     for engine in (seed, t):
         assert engine.tables()[0].shape == (3, 4)
+        copies, own = engine.tables(), engine.tables(copy=False)
+        copies[0][0, 0] += 1  # a copy is the caller's to change; the engine's own tables are not copied
+        assert not np.shares_memory(copies[0], own[0]) and copies[0][0, 0] != own[0][0, 0]
+        assert np.shares_memory(own[1], engine.tables(copy=False)[1])
     with pytest.raises(W2VError, match="--engine kernel needs a C\\+\\+ compiler"):
         engines.make_engine(TrainConfig(dim=4, device="cpu", threads=1, engine="kernel"), vocab)
 

@@ -86,9 +86,10 @@ class Engine:
         not copied)."""
         self.in_w, self.out_w = (np.require(t, np.float32, ["C_CONTIGUOUS", "WRITEABLE"]) for t in tables)
 
-    def tables(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of both tables (training may go on while they are written)."""
-        return self.in_w.copy(), self.out_w.copy()
+    def tables(self, copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Both tables: copies (training may go on while they are written), or with copy=False
+        the engine's own (once training is over)."""
+        return (self.in_w.copy(), self.out_w.copy()) if copy else (self.in_w, self.out_w)
 
     def set_rows(self, rows: np.ndarray, in_rows: np.ndarray, out_rows: np.ndarray) -> None:
         """Overwrite rows `rows` of both tables (--init-from)."""
@@ -96,8 +97,10 @@ class Engine:
 
     def finite(self) -> bool:
         """Both tables hold only finite numbers (a sum is NaN or infinite otherwise)."""
+        # A float32 sum (a third of the time of a float64 one): trained vectors sum to far below
+        # float32's 3e38, so only a NaN or an infinity in the table makes it non-finite.
         with np.errstate(invalid="ignore", over="ignore"):  # inf + -inf is the NaN that says so
-            return all(bool(np.isfinite(t.sum(dtype=np.float64))) for t in (self.in_w, self.out_w))
+            return all(bool(np.isfinite(t.sum())) for t in (self.in_w, self.out_w))
 
     def prepare(self, raw: np.ndarray, keep_prob: np.ndarray, seed: tuple[int, ...]) -> Chunk:
         """Chunk `raw` of the encoded corpus (word ids, -1 between paragraphs) as one epoch trains

@@ -49,7 +49,9 @@ os.umask(_UMASK)
 _CKPT_RE = re.compile(r"^ckpt-(\d{3,})-(\d{6,})\.npz$")
 
 
-def _atomic(path: str | os.PathLike, write) -> None:
+def _atomic(path: str | os.PathLike, write, durable: bool = True) -> None:
+    """Write `path` whole or not at all (a temporary file renamed over it); `durable`: on disk
+    before the rename (fsync), which a file rewritten every few seconds can do without."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -57,7 +59,8 @@ def _atomic(path: str | os.PathLike, write) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -65,12 +68,12 @@ def _atomic(path: str | os.PathLike, write) -> None:
         raise
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    _atomic(path, lambda f: f.write(text.encode("utf-8")))
+def atomic_write_text(path: str | os.PathLike, text: str, durable: bool = True) -> None:
+    _atomic(path, lambda f: f.write(text.encode("utf-8")), durable)
 
 
-def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
+def atomic_write_json(path: str | os.PathLike, obj: Any, durable: bool = True) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n", durable)
 
 
 def atomic_save_npy(path: str | os.PathLike, arr: np.ndarray) -> None:
@@ -219,7 +222,9 @@ class Run:
         if fields.get("pid") is not None:
             fields = {**fields, **identity(fields["pid"])}
         st.update(fields, updated=time.time())
-        atomic_write_json(self.status_path, st)
+        # Rewritten every round while a run trains: whole for every reader (the rename), but not
+        # synced to disk each time (a sync stalls training; after a crash the pid tells the state).
+        atomic_write_json(self.status_path, st, durable=False)
         return st
 
     @contextlib.contextmanager

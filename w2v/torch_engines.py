@@ -32,8 +32,9 @@ class _OnDevice(Engine):
     def out_w(self) -> torch.Tensor:
         return self.model.out_embed.weight.data
 
-    def tables(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.in_w.cpu().numpy().copy(), self.out_w.cpu().numpy().copy()
+    def tables(self, copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        i, o = self.in_w.cpu().numpy(), self.out_w.cpu().numpy()  # a GPU's tables are copied here anyway
+        return (i.copy(), o.copy()) if copy else (i, o)
 
     def set_rows(self, rows: np.ndarray, in_rows: np.ndarray, out_rows: np.ndarray) -> None:
         at = torch.from_numpy(rows).to(self.device)

@@ -571,7 +571,7 @@ def _finish(job: _Job, at: Progress, started: float) -> dict:
     """Wait for the last checkpoint; rank 0 saves the final tables; the run is 'finished'."""
     job.checkpoints.wait()
     if job.group.is_main:
-        i, o = job.engine.tables()
+        i, o = job.engine.tables(copy=False)  # training is over: saved as they are
         ensure_free_space(job.run.path, i.nbytes + o.nbytes, "the final vectors")
         atomic_save_npy(job.run.in_vectors_path, i)
         atomic_save_npy(job.run.out_vectors_path, o)
