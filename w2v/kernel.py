@@ -28,27 +28,29 @@ _tried = False
 from .cache import cache_dir  # noqa: E402  (the compiled kernel lives in the one cache folder)
 
 
-def _compiler() -> str | None:
+def compiler() -> str | None:
+    """The C++ compiler to build the kernel with ($CXX first), or None."""
     for cxx in (os.environ.get("CXX"), "g++", "c++", "clang++"):
         if cxx and shutil.which(cxx):
             return cxx
     return None
 
 
-def _flags(native: bool) -> list[str]:
-    flags = ["-O3", "-ffast-math", "-fno-finite-math-only", "-std=c++17", "-shared", "-fPIC", "-pthread"]
-    return flags + (["-march=native"] if native else [])
+def flags(native: bool) -> list[str]:
+    """The kernel's compiler flags; `native`: for this machine's CPU (AVX and FMA where it has them)."""
+    common = ["-O3", "-ffast-math", "-fno-finite-math-only", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+    return common + (["-march=native"] if native else [])
 
 
 def library_path(cxx: str) -> Path:
-    key = hashlib.sha256(SOURCE.read_bytes() + " ".join([cxx, *_flags(True)]).encode()
+    key = hashlib.sha256(SOURCE.read_bytes() + " ".join([cxx, *flags(True)]).encode()
                          + platform.machine().encode() + platform.node().encode()).hexdigest()[:16]
     return cache_dir() / f"w2v_kernel_{key}.so"
 
 
 def build(cxx: str | None = None) -> Path:
     """Compile the kernel into the cache (atomic: a half-built library is never loaded)."""
-    cxx = cxx or _compiler()
+    cxx = cxx or compiler()
     if cxx is None:
         raise RuntimeError("no C++ compiler found (install g++)")
     out = library_path(cxx)
@@ -60,7 +62,7 @@ def build(cxx: str | None = None) -> Path:
     try:
         err = ""
         for native in (True, False):
-            r = subprocess.run([cxx, *_flags(native), str(SOURCE), "-o", tmp],
+            r = subprocess.run([cxx, *flags(native), str(SOURCE), "-o", tmp],
                                capture_output=True, text=True)
             if r.returncode == 0:
                 os.replace(tmp, out)
@@ -81,18 +83,23 @@ def load(warn: bool = True):
     if os.environ.get("W2V_NO_KERNEL"):
         return None
     try:
-        lib = ctypes.CDLL(str(build()))
+        _lib = bind(build())
     except (RuntimeError, OSError) as e:
         if warn:
             warnings.warn(f"C++ kernel unavailable ({e}); training uses the slower PyTorch path",
                           RuntimeWarning, stacklevel=2)
         return None
+    return _lib
+
+
+def bind(path: str | os.PathLike):
+    """The compiled kernel at `path`, loaded, its entry point's signature declared."""
+    lib = ctypes.CDLL(str(path))
     p = ctypes.c_void_p
     i32, i64 = ctypes.c_int32, ctypes.c_int64
     lib.w2v_train_chunk.argtypes = [p, p, i64, i64, p, p, p, i64, p, p, i32, i32,
                                     ctypes.c_float, ctypes.c_float, i32, ctypes.c_uint64, i32, i32, p]
     lib.w2v_train_chunk.restype = ctypes.c_int32
-    _lib = lib
     return lib
 
 
