@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from w2v.corpus import (AliasSampler, Vocab, iter_blocks, iter_token_blocks, make_pair_positions,
+from w2v.corpus import (AliasSampler, Vocab, block_tokens, iter_blocks, iter_token_blocks, make_pair_positions,
                         make_pairs, read_chunk, reduced_windows, scan_corpus, subsample, tokenize)
 from w2v.errors import W2VError
 
@@ -110,6 +110,49 @@ def test_scan_encodes_corpus_and_counts(tmp_path):
     assert ids.tolist() == [0, 1, 0, -1, 1, 0]  # c and zz dropped, boundary kept
     assert np.concatenate([read_chunk(tmp_path / "ids", k, 4) for k in range(2)]).tolist() == ids.tolist()
     assert read_chunk(tmp_path / "ids", 1, 4).tolist() == [1, 0]  # the last chunk is short
+
+
+def test_the_kernels_word_map_reads_plain_text_as_the_tokenizer_does():
+    from w2v import kernel
+    lib = kernel.load()
+    if lib is None:
+        pytest.skip("no C++ compiler")
+    index = {"": -1}
+    with kernel.WordIds(lib) as words:
+        for text in ["the Cat  sat ", " on the MAT", "", "   "]:
+            ids = words.encode(text)
+            want = [index.setdefault(t, len(index) - 1) for t in block_tokens(text)]
+            assert ids.tolist() == want
+            assert words.words() == list(index)[1:]  # new words in order of first appearance
+        assert words.words(2) == ["sat", "on", "mat"]
+        for not_plain in ["a, b", "tab\tcat", "line\nbreak", "café", "\u212a"]:  # (K, the Kelvin sign, lower-cases to k)
+            assert words.encode(not_plain) is None
+        assert words.words() == ["the", "cat", "sat", "on", "mat"]  # nothing added
+
+
+def test_a_corpus_read_partly_by_the_kernel_encodes_as_the_tokenizer_alone(tmp_path, monkeypatch):
+    """Plain blocks go to the kernel's word map; from the first block that is not plain the
+    Python tokenizer reads the rest: the ids, the vocabulary and the counts are the same as the
+    tokenizer's alone, paragraph boundaries included."""
+    rng = np.random.default_rng(0)
+    words = [f"w{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}" for i in range(3000)]
+    plain = lambda n: " ".join(words[i] for i in rng.zipf(1.3, n) % 3000)  # noqa: E731
+    text = plain(300_000) + "\n\nThe cat, said she.\n\n" + plain(300_000) + " " + plain(300_000).upper()
+    (tmp_path / "c.txt").write_text(text)
+    from w2v import kernel
+    if kernel.load() is None:
+        pytest.skip("no C++ compiler")
+    encoded, encode = [], kernel.WordIds.encode
+    monkeypatch.setattr(kernel.WordIds, "encode", lambda self, t: encoded.append(encode(self, t)) or encoded[-1])
+    vocab, stats = scan_corpus(tmp_path / "c.txt", tmp_path / "fast.ids", min_count=1)
+    assert [ids is not None for ids in encoded] == [True, False]  # a plain block, then the mixed one
+    monkeypatch.setattr("w2v.corpus._plain_reader", lambda keep_punct: None)
+    want_vocab, want_stats = scan_corpus(tmp_path / "c.txt", tmp_path / "slow.ids", min_count=1)
+    assert len(text) > 3 * (1 << 20)  # several blocks: plain ones before the mixed one, and after
+    assert vocab.words == want_vocab.words and vocab.counts.tolist() == want_vocab.counts.tolist()
+    assert stats == want_stats and stats.paragraphs == 3
+    fast, slow = np.fromfile(tmp_path / "fast.ids", np.int32), np.fromfile(tmp_path / "slow.ids", np.int32)
+    assert np.array_equal(fast, slow) and (fast == -1).sum() == 2
 
 
 def test_subsample_rate_matches_keep_probability_and_redraws():

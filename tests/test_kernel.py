@@ -450,3 +450,23 @@ def test_a_window_wider_than_int_holds_trains_as_the_whole_chunk():
     """)
     assert r.returncode == 0, f"the kernel died ({r.returncode}): {r.stderr[-500:]}"
     assert r.stdout.split() == ["True"] * 3
+
+
+def test_a_kernel_that_cannot_be_built_is_reported_once_to_the_trainer(monkeypatch):
+    """Reading the corpus asks for the kernel without a warning; the trainer's engine choice,
+    later, still hears why it could not be built, once."""
+    import warnings
+
+    def fail(cxx=None):
+        raise RuntimeError("no C++ compiler found (install g++)")
+    monkeypatch.setattr(kernel, "build", fail)
+    monkeypatch.setattr(kernel, "_lib", None)
+    monkeypatch.setattr(kernel, "_tried", False)
+    monkeypatch.setattr(kernel, "_error", "")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert kernel.load(warn=False) is None
+        assert not caught
+        assert kernel.load() is None and kernel.load() is None
+    assert [str(w.message) for w in caught] == [
+        "C++ kernel unavailable (no C++ compiler found (install g++)); training uses the slower PyTorch path"]

@@ -18,7 +18,10 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace {
@@ -610,7 +613,7 @@ int32_t train_threads(const Args& a, int32_t n_threads, uint64_t seed, double* s
 
 extern "C" {
 
-int w2v_kernel_version() { return 3; }
+int w2v_kernel_version() { return 4; }
 
 // stats (out, 4 doubles): summed positive and negative loss over the tracked pairs (every
 // loss_every-th centre word), number of tracked pairs, number of pairs trained.
@@ -634,6 +637,76 @@ int32_t w2v_train_chunk(float* win, float* wout, int64_t n_vocab, int64_t dim, c
   } catch (...) {  // the per-thread bookkeeping itself could not be allocated
     return NO_MEMORY;
   }
+}
+
+// Reading a corpus: plain blocks (only letters and spaces, the text8 kind) become word ids here,
+// where the Python tokenizer would split them on spaces, lower-case them and look up each token in
+// a dictionary (most of the time reading takes). A word gets the next id when first seen; Python
+// asks for the new words after each block, so its own index stays whole and takes over for any
+// block that is not plain (w2v/corpus.py).
+struct WordIds {
+  std::unordered_map<std::string, int32_t> ids;
+  std::vector<std::string> words;  // by id
+};
+
+void* w2v_words_new() {
+  try {
+    return new WordIds();
+  } catch (...) {
+    return nullptr;
+  }
+}
+
+void w2v_words_free(void* w) { delete static_cast<WordIds*>(w); }
+
+// The ids of the words of text[0..len) (bytes A-Z, a-z and spaces; upper case read as lower case)
+// into out (room for cap ids: (len + 1) / 2 always suffices). Returns the number of words; -1: a
+// byte other than those (nothing added), -2: out too small, -3: out of memory.
+int64_t w2v_words_encode(void* handle, const char* text, int64_t len, int32_t* out, int64_t cap) {
+  WordIds& w = *static_cast<WordIds*>(handle);
+  for (int64_t i = 0; i < len; ++i) {
+    const char c = text[i];
+    if (!(c == ' ' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return -1;
+  }
+  try {
+    std::string word;
+    int64_t n = 0;
+    for (int64_t i = 0; i < len;) {
+      while (i < len && text[i] == ' ') ++i;
+      if (i == len) break;
+      int64_t j = i;
+      while (j < len && text[j] != ' ') ++j;
+      word.assign(text + i, (size_t)(j - i));
+      for (char& c : word) c = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+      if (n == cap) return -2;
+      auto it = w.ids.find(word);
+      if (it == w.ids.end()) {
+        if (w.words.size() >= (size_t)INT32_MAX) return -3;
+        it = w.ids.emplace(word, (int32_t)w.words.size()).first;
+        w.words.push_back(word);
+      }
+      out[n++] = it->second;
+      i = j;
+    }
+    return n;
+  } catch (...) {
+    return -3;
+  }
+}
+
+// The words with ids from..end, each followed by a newline, into buf (room for cap bytes). Returns
+// the bytes they take (nothing written when that is more than cap).
+int64_t w2v_words_list(void* handle, int64_t from, char* buf, int64_t cap) {
+  const WordIds& w = *static_cast<WordIds*>(handle);
+  int64_t need = 0;
+  for (size_t k = (size_t)std::max<int64_t>(0, from); k < w.words.size(); ++k) need += (int64_t)w.words[k].size() + 1;
+  if (need > cap) return need;
+  for (size_t k = (size_t)std::max<int64_t>(0, from); k < w.words.size(); ++k) {
+    std::memcpy(buf, w.words[k].data(), w.words[k].size());
+    buf += w.words[k].size();
+    *buf++ = '\n';
+  }
+  return need;
 }
 
 }  // extern "C"

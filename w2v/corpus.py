@@ -129,13 +129,18 @@ def iter_token_blocks(path: str | os.PathLike, keep_punct: bool = False,
                       block_chars: int = 1 << 20, text_field: str = "") -> Iterator[list[str]]:
     """Token lists of consecutive blocks; an empty string marks a paragraph boundary."""
     for block in iter_blocks(path, block_chars, text_field):
-        parts = _PARAGRAPH_RE.split(block) if "\n" in block else [block]
-        tokens: list[str] = []
-        for k, part in enumerate(parts):
-            if k:
-                tokens.append("")
-            tokens.extend(tokenize(part, keep_punct))
-        yield tokens
+        yield block_tokens(block, keep_punct)
+
+
+def block_tokens(block: str, keep_punct: bool = False) -> list[str]:
+    """A block's tokens; an empty string marks a paragraph boundary."""
+    parts = _PARAGRAPH_RE.split(block) if "\n" in block else [block]
+    tokens: list[str] = []
+    for k, part in enumerate(parts):
+        if k:
+            tokens.append("")
+        tokens.extend(tokenize(part, keep_punct))
+    return tokens
 
 
 @dataclass
@@ -240,16 +245,44 @@ def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct
     return vocab, stats
 
 
+def _plain_reader(keep_punct: bool):
+    """The kernel's word map, which reads plain blocks (letters and spaces) many times faster than
+    the Python tokenizer and its dictionary; None without the kernel (or with keep_punct: a plain
+    block has no punctuation, but the mixed corpora that ask for it seldom have plain blocks)."""
+    if keep_punct:
+        return None
+    from . import kernel
+    lib = kernel.load(warn=False)
+    return kernel.WordIds(lib) if lib is not None else None
+
+
+def _plain_ids(plain, block: str, index: dict[str, int]) -> np.ndarray | None:
+    """The provisional ids of a plain block (what block_tokens and the index would give), its new
+    words added to `index`; None where the block is not plain."""
+    ids = plain.encode(block)
+    if ids is not None:
+        for word in plain.words(len(index) - 1):  # the map has seen every block so far: same ids
+            index[word] = len(index) - 1
+    return ids
+
+
 def _encode(path, tmp, index: dict[str, int], keep_punct: bool, text_field: str,
             progress: Callable[[int], None] | None, pairs: PairCounter | None) -> tuple[np.ndarray, CorpusStats]:
     """Stream the corpus into `tmp` as provisional ids (new words join `index`): (word counts,
     stats). With `pairs`, adjacent pairs are counted too, for phrases."""
     counts = np.zeros(0, dtype=np.int64)
     n_tokens, n_par = 0, 1
-    for tokens in iter_token_blocks(path, keep_punct, text_field=text_field):
-        ensure_free_space(Path(tmp.name).parent, 2 * 4 * len(tokens), "encoding the corpus")
-        get = index.setdefault
-        prov = np.fromiter((get(t, len(index) - 1) for t in tokens), dtype=np.int32, count=len(tokens))
+    plain = _plain_reader(keep_punct)
+    for block in iter_blocks(path, text_field=text_field):
+        prov = _plain_ids(plain, block, index) if plain else None
+        if prov is None:  # not plain: the Python tokenizer, and its index, for the rest of the corpus
+            if plain:
+                plain.close()
+                plain = None
+            tokens = block_tokens(block, keep_punct)
+            get = index.setdefault
+            prov = np.fromiter((get(t, len(index) - 1) for t in tokens), dtype=np.int32, count=len(tokens))
+        ensure_free_space(Path(tmp.name).parent, 2 * 4 * len(prov), "encoding the corpus")
         prov.tofile(tmp)
         if pairs is not None:
             pairs.add(prov)
@@ -261,6 +294,8 @@ def _encode(path, tmp, index: dict[str, int], keep_punct: bool, text_field: str,
         counts += np.bincount(words, minlength=len(counts))[: len(counts)]
         if progress:
             progress(n_tokens)
+    if plain:
+        plain.close()
     if n_tokens == 0:
         raise W2VError(f"{Path(path).name} contains no words: give a text file with words in it")
     return counts, CorpusStats(tokens=n_tokens, types=len(index) - 1, paragraphs=n_par)

@@ -23,6 +23,7 @@ import numpy as np
 SOURCE = Path(__file__).with_name("_kernel.cpp")
 _lib = None
 _tried = False
+_error = ""  # why the kernel could not be built, until a warning has said so
 
 
 from .cache import cache_dir  # noqa: E402  (the compiled kernel lives in the one cache folder)
@@ -75,20 +76,20 @@ def build(cxx: str | None = None) -> Path:
 
 
 def load(warn: bool = True):
-    """The loaded kernel library, or None (with a warning) when it cannot be built."""
-    global _lib, _tried
-    if _lib is not None or _tried:
-        return _lib
-    _tried = True
-    if os.environ.get("W2V_NO_KERNEL"):
-        return None
-    try:
-        _lib = bind(build())
-    except (RuntimeError, OSError) as e:
-        if warn:
-            warnings.warn(f"C++ kernel unavailable ({e}); training uses the slower PyTorch path",
-                          RuntimeWarning, stacklevel=2)
-        return None
+    """The loaded kernel library, or None when it cannot be built (with a warning, once, on the
+    first call that asks for one)."""
+    global _lib, _tried, _error
+    if not _tried:
+        _tried = True
+        if not os.environ.get("W2V_NO_KERNEL"):
+            try:
+                _lib = bind(build())
+            except (RuntimeError, OSError) as e:
+                _error = str(e)
+    if _lib is None and _error and warn:
+        warnings.warn(f"C++ kernel unavailable ({_error}); training uses the slower PyTorch path",
+                      RuntimeWarning, stacklevel=2)
+        _error = ""
     return _lib
 
 
@@ -100,7 +101,54 @@ def bind(path: str | os.PathLike):
     lib.w2v_train_chunk.argtypes = [p, p, i64, i64, p, p, p, i64, p, p, i32, i32,
                                     ctypes.c_float, ctypes.c_float, i32, ctypes.c_uint64, i32, i32, p]
     lib.w2v_train_chunk.restype = ctypes.c_int32
+    if hasattr(lib, "w2v_words_new"):  # (a build of an older kernel, in bench/kernel_ab.py, has none)
+        lib.w2v_words_new.argtypes, lib.w2v_words_new.restype = [], p
+        lib.w2v_words_free.argtypes, lib.w2v_words_free.restype = [p], None
+        lib.w2v_words_encode.argtypes, lib.w2v_words_encode.restype = [p, ctypes.c_char_p, i64, p, i64], i64
+        lib.w2v_words_list.argtypes, lib.w2v_words_list.restype = [p, i64, p, i64], i64
     return lib
+
+
+class WordIds:
+    """The kernel's word → id map for reading plain text (letters and spaces only, the text8 kind):
+    the ids of a block's words, new words numbered in order of first appearance."""
+
+    def __init__(self, lib):
+        self.lib, self.handle = lib, lib.w2v_words_new()
+        if not self.handle:
+            raise MemoryError("the kernel's word map could not be allocated")
+
+    def encode(self, text: str) -> np.ndarray | None:
+        """The ids of `text`'s words (split on spaces, lower-cased), or None where `text` holds
+        anything but ASCII letters and spaces (then nothing is added)."""
+        if not text.isascii():
+            return None
+        data = text.encode("ascii")
+        out = np.empty(len(data) // 2 + 1, dtype=np.int32)
+        n = self.lib.w2v_words_encode(self.handle, data, len(data), out.ctypes.data, len(out))
+        if n == -1:
+            return None
+        if n < 0:
+            raise MemoryError("the kernel's word map could not grow")
+        return out[:n]
+
+    def words(self, start: int = 0) -> list[str]:
+        """The words with ids from `start` on, in id order."""
+        need = self.lib.w2v_words_list(self.handle, start, None, 0)
+        buf = ctypes.create_string_buffer(max(need, 1))
+        self.lib.w2v_words_list(self.handle, start, buf, need)
+        return buf.raw[:need].decode("ascii").split("\n")[:-1]
+
+    def close(self) -> None:
+        if self.handle:
+            self.lib.w2v_words_free(self.handle)
+            self.handle = None
+
+    def __enter__(self) -> "WordIds":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _ptr(a) -> int:
