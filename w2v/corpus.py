@@ -245,25 +245,43 @@ def scan_corpus(path: str | os.PathLike, ids_path: str | os.PathLike, keep_punct
     return vocab, stats
 
 
-def _plain_reader(keep_punct: bool):
-    """The kernel's word map, which reads plain blocks (letters and spaces) many times faster than
-    the Python tokenizer and its dictionary; None without the kernel (or with keep_punct: a plain
-    block has no punctuation, but the mixed corpora that ask for it seldom have plain blocks)."""
-    if keep_punct:
-        return None
-    from . import kernel
-    lib = kernel.load(warn=False)
-    return kernel.WordIds(lib) if lib is not None else None
+class _BlockIds:
+    """Blocks of text as provisional ids, new words joining `index` in order of first appearance.
+    While every block so far was plain (ASCII letters and spaces, the text8 kind) and punctuation
+    is not kept, the kernel's word map reads them: it splits them on spaces as the tokenizer's own
+    fast path does, several times faster than a Python dictionary, and Python copies each block's
+    new words into `index`. From the first block that is not plain, the tokenizer and `index` read
+    the rest (with the same ids)."""
 
+    def __init__(self, index: dict[str, int], keep_punct: bool):
+        self.index, self.keep_punct, self.plain = index, keep_punct, None
+        if not keep_punct:
+            from . import kernel
+            lib = kernel.load(warn=False)
+            self.plain = kernel.WordIds(lib) if lib is not None else None
 
-def _plain_ids(plain, block: str, index: dict[str, int]) -> np.ndarray | None:
-    """The provisional ids of a plain block (what block_tokens and the index would give), its new
-    words added to `index`; None where the block is not plain."""
-    ids = plain.encode(block)
-    if ids is not None:
-        for word in plain.words(len(index) - 1):  # the map has seen every block so far: same ids
-            index[word] = len(index) - 1
-    return ids
+    def __call__(self, block: str) -> np.ndarray:
+        if self.plain:
+            ids = self.plain.encode(block)
+            if ids is not None:
+                for word in self.plain.words(len(self.index) - 1):  # the map has seen every block: same ids
+                    self.index[word] = len(self.index) - 1
+                return ids
+            self.close()
+        tokens = block_tokens(block, self.keep_punct)
+        get = self.index.setdefault
+        return np.fromiter((get(t, len(self.index) - 1) for t in tokens), dtype=np.int32, count=len(tokens))
+
+    def close(self) -> None:
+        if self.plain:
+            self.plain.close()
+            self.plain = None
+
+    def __enter__(self) -> "_BlockIds":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _encode(path, tmp, index: dict[str, int], keep_punct: bool, text_field: str,
@@ -272,30 +290,21 @@ def _encode(path, tmp, index: dict[str, int], keep_punct: bool, text_field: str,
     stats). With `pairs`, adjacent pairs are counted too, for phrases."""
     counts = np.zeros(0, dtype=np.int64)
     n_tokens, n_par = 0, 1
-    plain = _plain_reader(keep_punct)
-    for block in iter_blocks(path, text_field=text_field):
-        prov = _plain_ids(plain, block, index) if plain else None
-        if prov is None:  # not plain: the Python tokenizer, and its index, for the rest of the corpus
-            if plain:
-                plain.close()
-                plain = None
-            tokens = block_tokens(block, keep_punct)
-            get = index.setdefault
-            prov = np.fromiter((get(t, len(index) - 1) for t in tokens), dtype=np.int32, count=len(tokens))
-        ensure_free_space(Path(tmp.name).parent, 2 * 4 * len(prov), "encoding the corpus")
-        prov.tofile(tmp)
-        if pairs is not None:
-            pairs.add(prov)
-        words = prov[prov >= 0]
-        n_par += len(prov) - len(words)
-        n_tokens += len(words)
-        if len(index) - 1 > len(counts):
-            counts = np.concatenate([counts, np.zeros(len(index) - 1 - len(counts) + 1024, np.int64)])
-        counts += np.bincount(words, minlength=len(counts))[: len(counts)]
-        if progress:
-            progress(n_tokens)
-    if plain:
-        plain.close()
+    with _BlockIds(index, keep_punct) as block_ids:
+        for block in iter_blocks(path, text_field=text_field):
+            prov = block_ids(block)
+            ensure_free_space(Path(tmp.name).parent, 2 * 4 * len(prov), "encoding the corpus")
+            prov.tofile(tmp)
+            if pairs is not None:
+                pairs.add(prov)
+            words = prov[prov >= 0]
+            n_par += len(prov) - len(words)
+            n_tokens += len(words)
+            if len(index) - 1 > len(counts):
+                counts = np.concatenate([counts, np.zeros(len(index) - 1 - len(counts) + 1024, np.int64)])
+            counts += np.bincount(words, minlength=len(counts))[: len(counts)]
+            if progress:
+                progress(n_tokens)
     if n_tokens == 0:
         raise W2VError(f"{Path(path).name} contains no words: give a text file with words in it")
     return counts, CorpusStats(tokens=n_tokens, types=len(index) - 1, paragraphs=n_par)
