@@ -220,8 +220,8 @@ else:
 event = st.session_state.get("map_chart")
 if event != st.session_state.get("map_event_seen"):
     st.session_state.map_event_seen = event
-    if mapview.clicked_word(event):
-        st.session_state.map_focus = mapview.clicked_word(event)
+    if clicked := mapview.clicked_word(event):
+        st.session_state.map_focus = clicked
     if selection.is_area(event):
         st.session_state.map_selected = selection.selected_words(event)
 focus_word = vocabulary_word(choice, st.session_state.get("map_focus"))
