@@ -192,9 +192,7 @@ class TrainConfig:
         """The device to train on: 'auto' becomes cuda when torch sees a GPU. On a machine with no
         GPU driver at all that is known without importing torch (the kernel path never does);
         otherwise it imports torch, so only the trainer process calls it."""
-        if self.device == "auto" and not gpu_driver():
-            return "cpu"
-        if self.device == "cpu":
+        if self.device == "cpu" or (self.device == "auto" and not gpu_driver()):
             return "cpu"
         import torch
         if self.device == "auto":
