@@ -3,10 +3,10 @@
 On a shared 2-core machine the same kernel epoch measured anywhere between 3.6 and 5.5 s within an
 hour, so two builds timed one after the other tell nothing about a 5-10 % change. This builds the
 kernel of a git revision (`--base`, default HEAD) and the working tree's, then alternates short
-runs of each (in turn first in a round) — two chunks of the sample corpus, split into three calls as the trainer makes them
-(dim 300, window 5, negative 5, sample 1e-3, the default --noise pool) — and reports the median of
-each build's seconds and the median of the per-round ratios (new ÷ base), which cancels the
-machine's drift between rounds.
+runs of each, each build going first in every other round: two chunks of the sample corpus, split
+into three calls as the trainer makes them (dim 300, window 5, negative 5, sample 1e-3, the default
+--noise pool). It reports the median of each build's seconds and the median of the per-round
+ratios (new ÷ base), which cancels the machine's drift between rounds.
 
     python bench/kernel_ab.py                      # the working tree against HEAD
     python bench/kernel_ab.py --base 7e33ce3 --rounds 12 --threads 2
